@@ -1,0 +1,45 @@
+package v1alpha1
+
+// Condition types. Every kind has at least Ready.
+const (
+	// ConditionReady says whether the object is doing what its spec asks.
+	ConditionReady = "Ready"
+	// ConditionValid says whether the spec passed plugin-level validation.
+	ConditionValid = "Valid"
+	// ConditionProgressing says whether a change is being rolled out.
+	ConditionProgressing = "Progressing"
+	// ConditionDeletionBlocked is True while terminationPolicy DoNotTerminate
+	// keeps an Application from being deleted.
+	ConditionDeletionBlocked = "DeletionBlocked"
+	// ConditionVolumeExpansion reports a PVC resize that is pending or refused.
+	ConditionVolumeExpansion = "VolumeExpansion"
+	// ConditionSucceeded is set on finished Operations and Backups.
+	ConditionSucceeded = "Succeeded"
+)
+
+// Condition reasons (CamelCase, stable: tools may match on them).
+const (
+	ReasonAvailable          = "Available"
+	ReasonReconciling        = "Reconciling"
+	ReasonCreating           = "Creating"
+	ReasonUpdating           = "Updating"
+	ReasonStopped            = "Stopped"
+	ReasonMembersNotReady    = "MembersNotReady"
+	ReasonPluginNotFound     = "PluginNotFound"
+	ReasonPluginInvalid      = "PluginInvalid"
+	ReasonTopologyNotFound   = "TopologyNotFound"
+	ReasonInvalidComponents  = "InvalidComponents"
+	ReasonUnsupportedVersion = "UnsupportedVersion"
+	ReasonInvalidParameters  = "InvalidParameters"
+	ReasonUpgradeNotAllowed  = "UpgradeNotAllowed"
+	ReasonRenderFailed       = "RenderFailed"
+	ReasonDoNotTerminate     = "DoNotTerminate"
+	ReasonExpansionPending   = "ExpansionPending"
+	ReasonExpansionRefused   = "ExpansionRefused"
+	ReasonStepFailed         = "StepFailed"
+	ReasonTimedOut           = "TimedOut"
+	ReasonCancelled          = "Cancelled"
+	ReasonCompleted          = "Completed"
+	ReasonChecksumMismatch   = "ChecksumMismatch"
+	ReasonStorageUnavailable = "StorageUnavailable"
+)

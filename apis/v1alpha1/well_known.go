@@ -1,0 +1,47 @@
+package v1alpha1
+
+// Labels set on every object Plinth creates, so that Services, PDBs and people
+// can select the members of an Application.
+const (
+	// LabelApplication names the Application an object belongs to.
+	LabelApplication = "plinth.io/application"
+	// LabelComponent names the Component an object belongs to.
+	LabelComponent = "plinth.io/component"
+	// LabelWorkloadSet names the WorkloadSet a Pod or PVC belongs to.
+	LabelWorkloadSet = "plinth.io/workloadset"
+	// LabelRole is the role a Pod reported from inside (primary, replica,
+	// sentinel, ...). The workloadset-controller copies it from the status
+	// report; Services select on it.
+	LabelRole = "plinth.io/role"
+	// LabelManagedBy is set to "plinth" on every object Plinth creates.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+
+	// LabelPlugin, LabelPluginVersion and LabelPluginPart identify the
+	// ConfigMaps that make up a plugin version.
+	LabelPlugin        = "plinth.io/plugin"
+	LabelPluginVersion = "plinth.io/plugin-version"
+	LabelPluginPart    = "plinth.io/plugin-part"
+)
+
+// Annotations Plinth reads or writes.
+const (
+	// AnnotationStatusReport is written by the status agent on its own Pod: a
+	// small JSON document (role, healthy, details, timestamp, sequence).
+	// Controllers treat it as untrusted input.
+	AnnotationStatusReport = "status.plinth.io/report"
+	// AnnotationPluginValidation is written by the plugin registry on a
+	// plugin version's manifest ConfigMap: "valid" or the reason it is not.
+	AnnotationPluginValidation = "plinth.io/validation"
+)
+
+// Finalizers Plinth places. Each is removed by its controller once the work it
+// guards is done; see docs/finalizers.md for how to remove one by hand.
+const (
+	// FinalizerApplication guards an Application's termination policy.
+	FinalizerApplication = "plinth.io/application"
+	// FinalizerBackup guards the removal of a Backup's data from storage.
+	FinalizerBackup = "plinth.io/backup"
+)
+
+// RoleUnknown is the role of a member whose report is missing, malformed or stale.
+const RoleUnknown = "unknown"

@@ -1,0 +1,194 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// PodManagementPolicy says whether pods are created one after another or all at once.
+// +kubebuilder:validation:Enum=Ordered;Parallel
+type PodManagementPolicy string
+
+const (
+	// OrderedPodManagement creates pod N only once pods 0..N-1 are ready.
+	OrderedPodManagement PodManagementPolicy = "Ordered"
+	// ParallelPodManagement creates every missing pod at once.
+	ParallelPodManagement PodManagementPolicy = "Parallel"
+)
+
+// PVCRetentionRule says whether a PVC is kept.
+// +kubebuilder:validation:Enum=Retain;Delete
+type PVCRetentionRule string
+
+const (
+	PVCRetain PVCRetentionRule = "Retain"
+	PVCDelete PVCRetentionRule = "Delete"
+)
+
+// PVCRetentionPolicy says when PVCs go away with their pods.
+type PVCRetentionPolicy struct {
+	// WhenScaled applies to PVCs of pods removed by scale-in.
+	// +kubebuilder:default=Retain
+	// +optional
+	WhenScaled PVCRetentionRule `json:"whenScaled,omitempty"`
+	// WhenDeleted applies to PVCs when the WorkloadSet is deleted.
+	// +kubebuilder:default=Retain
+	// +optional
+	WhenDeleted PVCRetentionRule `json:"whenDeleted,omitempty"`
+}
+
+// VolumeClaimTemplate is one PVC per pod, named <template>-<pod>.
+type VolumeClaimTemplate struct {
+	// Name of the volume in the pod template.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+	// Size requested.
+	Size resource.Quantity `json:"size"`
+	// StorageClassName; empty means the cluster default.
+	// +optional
+	StorageClassName *string `json:"storageClassName,omitempty"`
+	// AccessModes, default ReadWriteOnce.
+	// +optional
+	AccessModes []corev1.PersistentVolumeAccessMode `json:"accessModes,omitempty"`
+}
+
+// RoleSpec is a role the plugin declares for the pods of a WorkloadSet.
+type RoleSpec struct {
+	// Name as the status agent reports it (primary, replica, master, slave ...).
+	Name string `json:"name"`
+	// UpdatePriority orders rolling updates: lower first. The writable role
+	// has the highest priority so it is updated last, after a switchover.
+	// +optional
+	UpdatePriority int32 `json:"updatePriority,omitempty"`
+	// Writable marks the role that accepts writes (at most one pod holds it).
+	// +optional
+	Writable bool `json:"writable,omitempty"`
+}
+
+// WorkloadSetSpec is written by the component-controller, fully rendered: the
+// workloadset-controller never reads the plugin.
+type WorkloadSetSpec struct {
+	// Replicas is the number of pods.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1024
+	Replicas int32 `json:"replicas"`
+	// Template is the fully rendered pod template. It is kept schemaless here
+	// (the Pod API validates it when pods are created) to keep the CRD small
+	// enough for client-side apply.
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
+	Template corev1.PodTemplateSpec `json:"template"`
+	// VolumeClaimTemplates: one PVC per pod per template.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	VolumeClaimTemplates []VolumeClaimTemplate `json:"volumeClaimTemplates,omitempty"`
+	// Roles the pods report, with their update order.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Roles []RoleSpec `json:"roles,omitempty"`
+	// PodManagementPolicy: Ordered (default) or Parallel creation.
+	// +kubebuilder:default=Ordered
+	// +optional
+	PodManagementPolicy PodManagementPolicy `json:"podManagementPolicy,omitempty"`
+	// PVCRetention says when PVCs are removed.
+	// +optional
+	PVCRetention *PVCRetentionPolicy `json:"pvcRetention,omitempty"`
+	// HeartbeatSeconds is the status agent's heartbeat; a report older than
+	// three heartbeats makes a member's role unknown.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=3600
+	// +kubebuilder:default=10
+	// +optional
+	HeartbeatSeconds int32 `json:"heartbeatSeconds,omitempty"`
+	// Stopped removes every pod and keeps the PVCs.
+	// +optional
+	Stopped bool `json:"stopped,omitempty"`
+}
+
+// MemberStatus is one pod as the workloadset-controller sees it.
+type MemberStatus struct {
+	// Name of the pod.
+	Name string `json:"name"`
+	// Role reported by the pod's status agent, or "unknown".
+	// +optional
+	Role string `json:"role,omitempty"`
+	// Ready is the pod's Ready condition.
+	// +optional
+	Ready bool `json:"ready,omitempty"`
+	// Healthy is what the status agent last reported.
+	// +optional
+	Healthy bool `json:"healthy,omitempty"`
+	// Updated is true when the pod runs the current template revision.
+	// +optional
+	Updated bool `json:"updated,omitempty"`
+	// LastReportTime is the time in the last accepted report.
+	// +optional
+	LastReportTime *metav1.Time `json:"lastReportTime,omitempty"`
+}
+
+// WorkloadSetStatus is what the workloadset-controller observes.
+type WorkloadSetStatus struct {
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// +optional
+	Phase ComponentPhase `json:"phase,omitempty"`
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+	// +optional
+	UpdatedReplicas int32 `json:"updatedReplicas,omitempty"`
+	// Ready is "ready/desired", for kubectl get.
+	// +optional
+	Ready string `json:"ready,omitempty"`
+	// UpdateRevision is the hash of the current pod template.
+	// +optional
+	UpdateRevision string `json:"updateRevision,omitempty"`
+	// Members, one per pod.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Members []MemberStatus `json:"members,omitempty"`
+	// RejectedReports counts status reports ignored as malformed, oversized,
+	// stale or replayed.
+	// +optional
+	RejectedReports int64 `json:"rejectedReports,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=pws,categories=plinth
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.ready`
+// +kubebuilder:printcolumn:name="Updated",type=integer,JSONPath=`.status.updatedReplicas`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// WorkloadSet is a group of pods sharing resources and configuration (a Redis
+// Cluster shard, a PostgreSQL replica set). It manages Pods and PVCs directly.
+type WorkloadSet struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   WorkloadSetSpec   `json:"spec"`
+	Status WorkloadSetStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// WorkloadSetList is a list of WorkloadSets.
+type WorkloadSetList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []WorkloadSet `json:"items"`
+}

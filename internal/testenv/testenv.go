@@ -1,0 +1,144 @@
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/plinth-io/plinth/internal/ctrlmanager"
+)
+
+// Env is a running API server with the Plinth CRDs.
+type Env struct {
+	Config *rest.Config
+	Client client.Client
+	Scheme *runtime.Scheme
+	// Root is the repository root.
+	Root string
+
+	env        *envtest.Environment
+	kubeconfig string
+}
+
+// RepoRoot finds the repository root (the folder holding go.work).
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("testenv: cannot find the repository root (no go.work above the test's folder)")
+		}
+		dir = parent
+	}
+}
+
+// Start starts the API server. Call Stop when done (TestMain: after m.Run).
+func Start() (*Env, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	assets := filepath.Join(root, "bin", "k8s")
+	for _, b := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(assets, b)); err != nil {
+			return nil, fmt.Errorf("testenv: %s is missing from %s: run hack/build-kube.sh (make test does)", b, assets)
+		}
+	}
+	scheme, err := ctrlmanager.Scheme()
+	if err != nil {
+		return nil, err
+	}
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(root, "deploy", "kustomize", "base", "crds")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: assets,
+		Scheme:                scheme,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("testenv: starting kube-apiserver and etcd: %w", err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		_ = env.Stop()
+		return nil, err
+	}
+	return &Env{Config: cfg, Client: c, Scheme: scheme, Root: root, env: env}, nil
+}
+
+// Stop stops the API server and etcd and removes their data.
+func (e *Env) Stop() error {
+	if e.kubeconfig != "" {
+		_ = os.Remove(e.kubeconfig)
+	}
+	return e.env.Stop()
+}
+
+// Kubeconfig writes an admin kubeconfig for the API server and returns its path.
+func (e *Env) Kubeconfig() (string, error) {
+	if e.kubeconfig != "" {
+		return e.kubeconfig, nil
+	}
+	user, err := e.env.ControlPlane.AddUser(envtest.User{Name: "plinth-test-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return "", err
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp("", "plinth-envtest-kubeconfig-*")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.Write(data); err != nil {
+		return "", err
+	}
+	e.kubeconfig = f.Name()
+	return e.kubeconfig, nil
+}
+
+// Kubectl runs the pinned kubectl (bin/k8s/kubectl) against the API server.
+func (e *Env) Kubectl(ctx context.Context, args ...string) (string, error) {
+	kc, err := e.Kubeconfig()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(e.Root, "bin", "k8s", "kubectl")
+	if _, err := os.Stat(bin); err != nil {
+		return "", fmt.Errorf("testenv: kubectl is missing from bin/k8s: run hack/build-kube.sh kubectl (make test does)")
+	}
+	out, err := exec.CommandContext(ctx, bin, append([]string{"--kubeconfig", kc}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// Run is a TestMain helper: it starts an Env, runs the tests and stops it.
+func Run(m *testing.M, env **Env) int {
+	e, err := Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	*env = e
+	code := m.Run()
+	if err := e.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "testenv: stopping:", err)
+	}
+	return code
+}
