@@ -64,6 +64,12 @@ var (
 	detailKeyPattern = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
 )
 
+// ValidRole reports whether role is a lower-case DNS label of at most
+// MaxRole characters, the form every role name takes.
+func ValidRole(role string) bool {
+	return len(role) <= MaxRole && rolePattern.MatchString(role)
+}
+
 // Parse decodes and validates an annotation value. It rejects values larger
 // than MaxSize, anything but a single JSON object with the report's fields,
 // and reports failing Validate.
@@ -91,10 +97,8 @@ func (r *Report) Validate() error {
 	switch {
 	case r.Role == "":
 		return fmt.Errorf("%w: role is missing", ErrInvalid)
-	case len(r.Role) > MaxRole:
-		return fmt.Errorf("%w: role is %d characters long, the limit is %d", ErrInvalid, len(r.Role), MaxRole)
-	case !rolePattern.MatchString(r.Role):
-		return fmt.Errorf("%w: role %q is not a lower-case DNS label", ErrInvalid, r.Role)
+	case !ValidRole(r.Role):
+		return fmt.Errorf("%w: role %.80q is not a lower-case DNS label of at most %d characters", ErrInvalid, r.Role, MaxRole)
 	case len(r.Details) > MaxDetails:
 		return fmt.Errorf("%w: %d details, the limit is %d", ErrInvalid, len(r.Details), MaxDetails)
 	case len(r.Reason) > MaxReason:
