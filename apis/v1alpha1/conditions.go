@@ -42,4 +42,7 @@ const (
 	ReasonCompleted          = "Completed"
 	ReasonChecksumMismatch   = "ChecksumMismatch"
 	ReasonStorageUnavailable = "StorageUnavailable"
+	ReasonInvalidSpec        = "InvalidSpec"
+	ReasonRollingUpdate      = "RollingUpdate"
+	ReasonScaling            = "Scaling"
 )

@@ -13,6 +13,9 @@ const (
 	// sentinel, ...). The workloadset-controller copies it from the status
 	// report; Services select on it.
 	LabelRole = "plinth.io/role"
+	// LabelRevision is the hash of the WorkloadSet pod template a Pod was
+	// created from (status.updateRevision names the current one).
+	LabelRevision = "plinth.io/revision"
 	// LabelManagedBy is set to "plinth" on every object Plinth creates.
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 
@@ -41,6 +44,11 @@ const (
 	FinalizerApplication = "plinth.io/application"
 	// FinalizerBackup guards the removal of a Backup's data from storage.
 	FinalizerBackup = "plinth.io/backup"
+	// FinalizerWorkloadSetPVCs is placed on a WorkloadSet only while
+	// pvcRetention.whenDeleted is Delete: the workloadset-controller deletes
+	// the WorkloadSet's PVCs, then removes it. Removing it by hand leaves the
+	// PVCs behind (safe: no data is lost).
+	FinalizerWorkloadSetPVCs = "plinth.io/workloadset-pvcs"
 )
 
 // RoleUnknown is the role of a member whose report is missing, malformed or stale.

@@ -4,6 +4,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // PodManagementPolicy says whether pods are created one after another or all at once.
@@ -110,6 +111,12 @@ type WorkloadSetSpec struct {
 	// Stopped removes every pod and keeps the PVCs.
 	// +optional
 	Stopped bool `json:"stopped,omitempty"`
+	// ServiceName is the headless Service (created by the component-controller)
+	// that gives each pod a stable DNS name <pod>.<serviceName>; it becomes
+	// every pod's spec.subdomain. Empty means no subdomain.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	ServiceName string `json:"serviceName,omitempty"`
 }
 
 // MemberStatus is one pod as the workloadset-controller sees it.
@@ -131,6 +138,22 @@ type MemberStatus struct {
 	// LastReportTime is the time in the last accepted report.
 	// +optional
 	LastReportTime *metav1.Time `json:"lastReportTime,omitempty"`
+	// Reason is the reason in the last accepted report (why it is unhealthy).
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// PodUID is the pod the report bookkeeping below belongs to; a recreated
+	// pod starts a new sequence.
+	// +optional
+	PodUID types.UID `json:"podUID,omitempty"`
+	// Sequence of the last accepted report; a report with a sequence not
+	// above it is a replay and is ignored.
+	// +optional
+	Sequence int64 `json:"sequence,omitempty"`
+	// ReportDigest identifies the last report annotation the controller
+	// evaluated, so that each report is judged (and counted) once.
+	// +optional
+	ReportDigest string `json:"reportDigest,omitempty"`
 }
 
 // WorkloadSetStatus is what the workloadset-controller observes.

@@ -8,6 +8,7 @@ import (
 	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"github.com/plinth-io/plinth/controllers/workloadset/internal/reconciler"
 	"github.com/plinth-io/plinth/internal/cli"
 	"github.com/plinth-io/plinth/internal/ctrlmanager"
 )
@@ -22,7 +23,12 @@ func main() {
 }
 
 // setup registers this binary's reconcilers with the manager.
-func setup(_ context.Context, _ manager.Manager, _ *ctrlmanager.Options, log logr.Logger) error {
-	log.Info("no reconcilers are registered yet; the manager only holds the Lease and serves probes")
-	return nil
+func setup(_ context.Context, mgr manager.Manager, o *ctrlmanager.Options, log logr.Logger) error {
+	log.Info("registering the workloadset reconciler", "workers", o.Workers, "reconcileTimeout", o.ReconcileTimeout.String())
+	return reconciler.SetupWithManager(mgr, reconciler.Config{
+		FieldOwner:       "plinth-" + o.Name,
+		Controller:       o.ControllerOptions(),
+		ReconcileTimeout: o.ReconcileTimeout,
+		ImageRules:       o.ImageRules(),
+	})
 }

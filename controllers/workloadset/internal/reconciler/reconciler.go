@@ -1,0 +1,584 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
+	"github.com/plinth-io/plinth/internal/deadline"
+	"github.com/plinth-io/plinth/internal/imagerewrite"
+)
+
+// Requeue intervals.
+const (
+	// waitForTerminatingRecheck: a pod or PVC is going away and nothing
+	// else will announce it (its deletion event does, but not always for PVCs
+	// held by a pod's protection finalizer).
+	waitForTerminatingRecheck = 5 * time.Second
+	// expansionRecheck: a PVC resize is in progress on the storage side.
+	expansionRecheck = 30 * time.Second
+)
+
+// Switchover moves the writable role away from a pod before a rolling update
+// replaces it. The replicated topologies provide one; without it the writable
+// pod is simply replaced last.
+type Switchover interface {
+	// Prepare is called before pod, which holds the writable role, is
+	// deleted for an update. It returns true when the pod may be replaced
+	// now; false requeues and asks again. It must not block.
+	Prepare(ctx context.Context, ws *plinthv1.WorkloadSet, pod *corev1.Pod) (bool, error)
+}
+
+// Config wires the reconciler into a manager.
+type Config struct {
+	// FieldOwner is the server-side-apply field manager of status writes.
+	FieldOwner string
+	// Controller carries the worker count and per-object backoff.
+	Controller controller.Options
+	// ReconcileTimeout bounds every reconcile.
+	ReconcileTimeout time.Duration
+	// ImageRules rewrite pod images (air-gapped mirrors). They are applied
+	// after the revision is computed, so changing them restarts nothing.
+	ImageRules imagerewrite.Rules
+	// Switchover is optional.
+	Switchover Switchover
+	// Intercept, when set, wraps the reconciler inside the deadline. Only
+	// tests set it, to make one object hang or fail.
+	Intercept func(reconcile.Reconciler) reconcile.Reconciler
+}
+
+// Reconciler makes a WorkloadSet's Pods and PVCs match its spec and reports
+// what it observes in its status.
+type Reconciler struct {
+	client     client.Client
+	apiReader  client.Reader
+	fieldOwner string
+	images     imagerewrite.Rules
+	switchover Switchover
+	now        func() time.Time
+}
+
+// SetupWithManager registers the workloadset reconciler: it watches
+// WorkloadSets, the Pods they control and the PVCs labelled with their name.
+func SetupWithManager(mgr ctrl.Manager, cfg Config) error {
+	if cfg.FieldOwner == "" || cfg.ReconcileTimeout <= 0 {
+		return errors.New("workloadset reconciler: FieldOwner and ReconcileTimeout are required")
+	}
+	r := &Reconciler{
+		client:     mgr.GetClient(),
+		apiReader:  mgr.GetAPIReader(),
+		fieldOwner: cfg.FieldOwner,
+		images:     cfg.ImageRules,
+		switchover: cfg.Switchover,
+		now:        time.Now,
+	}
+	var rec reconcile.Reconciler = r
+	if cfg.Intercept != nil {
+		rec = cfg.Intercept(rec)
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("workloadset").
+		For(&plinthv1.WorkloadSet{}).
+		Owns(&corev1.Pod{}).
+		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(pvcToWorkloadSet)).
+		WithOptions(cfg.Controller).
+		Complete(deadline.Reconciler(rec, cfg.ReconcileTimeout))
+}
+
+// pvcToWorkloadSet maps a PVC to the WorkloadSet named in its label.
+func pvcToWorkloadSet(_ context.Context, o client.Object) []reconcile.Request {
+	name, ok := o.GetLabels()[plinthv1.LabelWorkloadSet]
+	if !ok || name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
+}
+
+// scope is one reconcile's view of a WorkloadSet and its children.
+type scope struct {
+	ws     *plinthv1.WorkloadSet
+	before plinthv1.WorkloadSetStatus
+	log    logr.Logger
+	now    time.Time
+	rev    string
+	// desired is the number of pods that should run (0 when stopped).
+	desired int
+	pods    map[int]*corev1.Pod
+	pvcs    map[string]*corev1.PersistentVolumeClaim
+	members map[string]*plinthv1.MemberStatus
+	// observed is true once pods and reports were read.
+	observed bool
+	// invalid holds the spec problem, if any.
+	invalid error
+	// progress says what is being done or waited for, for the conditions.
+	progress []string
+	requeue  time.Duration
+}
+
+func (s *scope) requeueAfter(d time.Duration) {
+	if d > 0 && (s.requeue == 0 || d < s.requeue) {
+		s.requeue = d
+	}
+}
+
+func (s *scope) progressing(format string, args ...any) {
+	s.progress = append(s.progress, fmt.Sprintf(format, args...))
+}
+
+// phase is one small step of a reconcile. stop ends the reconcile early
+// (the status is still written).
+type phase func(ctx context.Context, s *scope) (stop bool, err error)
+
+// Reconcile fetches the WorkloadSet, runs the phases in order and writes the
+// status once at the end.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, retErr error) {
+	log := ctrl.LoggerFrom(ctx).WithValues("workloadset", req.NamespacedName)
+	ctx = ctrl.LoggerInto(ctx, log)
+	ws := &plinthv1.WorkloadSet{}
+	if err := r.client.Get(ctx, req.NamespacedName, ws); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if ws.DeletionTimestamp != nil {
+		return reconcile.Result{}, r.reconcileDelete(ctx, log, ws)
+	}
+
+	s := &scope{
+		ws:      ws,
+		before:  *ws.Status.DeepCopy(),
+		log:     log,
+		now:     r.now(),
+		rev:     revision(&ws.Spec.Template),
+		desired: int(ws.Spec.Replicas),
+	}
+	if ws.Spec.Stopped {
+		s.desired = 0
+	}
+	defer func() {
+		if err := r.writeStatus(ctx, s); err != nil {
+			retErr = errors.Join(retErr, err)
+		}
+		if retErr == nil && res.RequeueAfter == 0 {
+			res.RequeueAfter = s.requeue
+		}
+	}()
+
+	for _, p := range []phase{
+		r.observe,
+		r.syncRoleLabels,
+		r.validate,
+		r.syncFinalizer,
+		r.ensurePVCs,
+		r.expandVolumes,
+		r.scaleIn,
+		r.createPods,
+		r.deleteReleasedPVCs,
+		r.rollOut,
+	} {
+		stop, err := p(ctx, s)
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		if stop {
+			break
+		}
+	}
+	return reconcile.Result{}, nil
+}
+
+// observe lists the pods and PVCs of the WorkloadSet and judges new reports.
+func (r *Reconciler) observe(ctx context.Context, s *scope) (bool, error) {
+	ws := s.ws
+	sel := client.MatchingLabels{plinthv1.LabelWorkloadSet: ws.Name}
+	var pods corev1.PodList
+	if err := r.client.List(ctx, &pods, client.InNamespace(ws.Namespace), sel); err != nil {
+		return false, fmt.Errorf("listing pods: %w", err)
+	}
+	var pvcs corev1.PersistentVolumeClaimList
+	if err := r.client.List(ctx, &pvcs, client.InNamespace(ws.Namespace), sel); err != nil {
+		return false, fmt.Errorf("listing PVCs: %w", err)
+	}
+	s.pods = map[int]*corev1.Pod{}
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		ref := metav1.GetControllerOf(pod)
+		n, ok := ordinalOf(ws, pod.Name)
+		if ref == nil || ref.UID != ws.UID || !ok {
+			continue
+		}
+		s.pods[n] = pod
+	}
+	s.pvcs = map[string]*corev1.PersistentVolumeClaim{}
+	for i := range pvcs.Items {
+		s.pvcs[pvcs.Items[i].Name] = &pvcs.Items[i]
+	}
+
+	prev := map[string]*plinthv1.MemberStatus{}
+	for i := range ws.Status.Members {
+		prev[ws.Status.Members[i].Name] = &ws.Status.Members[i]
+	}
+	s.members = map[string]*plinthv1.MemberStatus{}
+	for _, pod := range s.pods {
+		m, rejected := observeMember(prev[pod.Name], pod, s.rev, ws, s.now)
+		if rejected != nil {
+			ws.Status.RejectedReports++
+			s.log.Info("ignoring the status report of a pod", "pod", pod.Name, "reason", rejected.Error())
+		}
+		s.members[pod.Name] = &m
+	}
+	s.observed = true
+	s.requeueAfter(nextStaleness(memberList(s), heartbeat(ws), s.now))
+	return false, nil
+}
+
+// syncRoleLabels copies each member's role into its pod's role label.
+func (r *Reconciler) syncRoleLabels(ctx context.Context, s *scope) (bool, error) {
+	for _, pod := range s.pods {
+		role := s.members[pod.Name].Role
+		if pod.DeletionTimestamp != nil || pod.Labels[plinthv1.LabelRole] == role {
+			continue
+		}
+		s.log.Info("setting the role label of a pod", "pod", pod.Name, "from", pod.Labels[plinthv1.LabelRole], "to", role)
+		patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:%q}}}`, plinthv1.LabelRole, role)
+		if err := r.client.Patch(ctx, pod, client.RawPatch(types.MergePatchType, patch)); err != nil && !apierrors.IsNotFound(err) {
+			return false, fmt.Errorf("labelling pod %s with role %s: %w", pod.Name, role, err)
+		}
+	}
+	return false, nil
+}
+
+// validate stops at a spec the API server accepted but that cannot work; the
+// error is terminal: only a spec change is worth another try.
+func (r *Reconciler) validate(_ context.Context, s *scope) (bool, error) {
+	if err := validate(s.ws); err != nil {
+		s.invalid = err
+		s.log.Info("not reconciling an invalid WorkloadSet", "reason", err.Error())
+		return true, reconcile.TerminalError(err)
+	}
+	return false, nil
+}
+
+// syncFinalizer keeps the PVC finalizer exactly while PVCs must be deleted
+// with the WorkloadSet.
+func (r *Reconciler) syncFinalizer(ctx context.Context, s *scope) (bool, error) {
+	want := deletePVCsWhenDeleted(s.ws)
+	if want == controllerutil.ContainsFinalizer(s.ws, plinthv1.FinalizerWorkloadSetPVCs) {
+		return false, nil
+	}
+	orig := s.ws.DeepCopy()
+	if want {
+		s.log.Info("adding the PVC finalizer (pvcRetention.whenDeleted is Delete)")
+		controllerutil.AddFinalizer(s.ws, plinthv1.FinalizerWorkloadSetPVCs)
+	} else {
+		s.log.Info("removing the PVC finalizer (pvcRetention.whenDeleted is Retain)")
+		controllerutil.RemoveFinalizer(s.ws, plinthv1.FinalizerWorkloadSetPVCs)
+	}
+	if err := r.client.Patch(ctx, s.ws, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		return false, fmt.Errorf("updating finalizers: %w", err)
+	}
+	return false, nil
+}
+
+func deletePVCsWhenDeleted(ws *plinthv1.WorkloadSet) bool {
+	return ws.Spec.PVCRetention != nil && ws.Spec.PVCRetention.WhenDeleted == plinthv1.PVCDelete
+}
+
+func deletePVCsWhenScaled(ws *plinthv1.WorkloadSet) bool {
+	return ws.Spec.PVCRetention != nil && ws.Spec.PVCRetention.WhenScaled == plinthv1.PVCDelete
+}
+
+// reconcileDelete deletes the PVCs of a WorkloadSet being deleted when its
+// finalizer asks for it, then removes the finalizer. It does not wait for the
+// PVCs to disappear (their protection finalizer waits for the pods, which the
+// garbage collector removes).
+func (r *Reconciler) reconcileDelete(ctx context.Context, log logr.Logger, ws *plinthv1.WorkloadSet) error {
+	if !controllerutil.ContainsFinalizer(ws, plinthv1.FinalizerWorkloadSetPVCs) {
+		return nil
+	}
+	var pvcs corev1.PersistentVolumeClaimList
+	if err := r.client.List(ctx, &pvcs, client.InNamespace(ws.Namespace), client.MatchingLabels{plinthv1.LabelWorkloadSet: ws.Name}); err != nil {
+		return fmt.Errorf("listing PVCs: %w", err)
+	}
+	for i := range pvcs.Items {
+		pvc := &pvcs.Items[i]
+		if pvc.DeletionTimestamp != nil {
+			continue
+		}
+		log.Info("deleting a PVC of a deleted WorkloadSet (pvcRetention.whenDeleted is Delete)", "pvc", pvc.Name)
+		if err := r.client.Delete(ctx, pvc); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting PVC %s: %w", pvc.Name, err)
+		}
+	}
+	log.Info("removing the PVC finalizer: every PVC is being deleted")
+	orig := ws.DeepCopy()
+	controllerutil.RemoveFinalizer(ws, plinthv1.FinalizerWorkloadSetPVCs)
+	if err := r.client.Patch(ctx, ws, client.MergeFrom(orig)); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("removing the PVC finalizer: %w", err)
+	}
+	return nil
+}
+
+// ensurePVCs creates the missing PVCs of the pods that should run.
+func (r *Reconciler) ensurePVCs(ctx context.Context, s *scope) (bool, error) {
+	for n := 0; n < s.desired; n++ {
+		for i := range s.ws.Spec.VolumeClaimTemplates {
+			want := desiredPVC(s.ws, &s.ws.Spec.VolumeClaimTemplates[i], n)
+			if _, ok := s.pvcs[want.Name]; ok {
+				continue
+			}
+			s.log.Info("creating a PVC", "pvc", want.Name, "size", want.Spec.Resources.Requests.Storage().String())
+			if err := r.client.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
+				return false, fmt.Errorf("creating PVC %s: %w", want.Name, err)
+			}
+			s.pvcs[want.Name] = want
+		}
+	}
+	return false, nil
+}
+
+// scaleIn deletes the pods at or above the desired count, highest ordinal
+// first: all at once with Parallel, one after the other with Ordered.
+func (r *Reconciler) scaleIn(ctx context.Context, s *scope) (bool, error) {
+	var excess []int
+	for n := range s.pods {
+		if n >= s.desired {
+			excess = append(excess, n)
+		}
+	}
+	if len(excess) == 0 {
+		return false, nil
+	}
+	slices.Sort(excess)
+	slices.Reverse(excess)
+	for _, n := range excess {
+		pod := s.pods[n]
+		if pod.DeletionTimestamp != nil {
+			s.progressing("waiting for pod %s to terminate", pod.Name)
+			s.requeueAfter(waitForTerminatingRecheck)
+			if s.ws.Spec.PodManagementPolicy != plinthv1.ParallelPodManagement {
+				return false, nil
+			}
+			continue
+		}
+		s.log.Info("deleting a pod above the desired count", "pod", pod.Name, "desired", s.desired)
+		if err := r.deletePod(ctx, pod); err != nil {
+			return false, err
+		}
+		s.progressing("deleting pod %s", pod.Name)
+		if s.ws.Spec.PodManagementPolicy != plinthv1.ParallelPodManagement {
+			return false, nil
+		}
+	}
+	return false, nil
+}
+
+// deletePod deletes exactly the pod observed (not a successor of the same name).
+func (r *Reconciler) deletePod(ctx context.Context, pod *corev1.Pod) error {
+	err := r.client.Delete(ctx, pod, client.Preconditions{UID: &pod.UID})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("deleting pod %s: %w", pod.Name, err)
+	}
+	return nil
+}
+
+// createPods creates the missing pods below the desired count: all at once
+// with Parallel; with Ordered, pod N only once pods 0..N-1 are ready.
+func (r *Reconciler) createPods(ctx context.Context, s *scope) (bool, error) {
+	ordered := s.ws.Spec.PodManagementPolicy != plinthv1.ParallelPodManagement
+	for n := 0; n < s.desired; n++ {
+		if pod, ok := s.pods[n]; ok {
+			if ordered && !podReady(pod) {
+				if _, missing := s.missingAbove(n); missing {
+					s.progressing("waiting for pod %s to be ready before creating the next", pod.Name)
+				}
+				return false, nil
+			}
+			continue
+		}
+		want := desiredPod(s.ws, n, s.rev)
+		if blocked := s.pvcsNotUsable(want.Name); blocked != "" {
+			s.progressing("waiting for %s before creating pod %s", blocked, want.Name)
+			s.requeueAfter(waitForTerminatingRecheck)
+			if ordered {
+				return false, nil
+			}
+			continue
+		}
+		r.images.PodSpec(&want.Spec)
+		s.log.Info("creating a pod", "pod", want.Name, "revision", s.rev)
+		if err := r.client.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
+			return false, fmt.Errorf("creating pod %s: %w", want.Name, err)
+		}
+		s.progressing("creating pod %s", want.Name)
+		if ordered {
+			return false, nil
+		}
+	}
+	return false, nil
+}
+
+// missingAbove reports whether a pod above ordinal n is still to be created.
+func (s *scope) missingAbove(n int) (int, bool) {
+	for m := n + 1; m < s.desired; m++ {
+		if _, ok := s.pods[m]; !ok {
+			return m, true
+		}
+	}
+	return 0, false
+}
+
+// pvcsNotUsable names a PVC of the pod that is missing or being deleted.
+func (s *scope) pvcsNotUsable(pod string) string {
+	for _, vct := range s.ws.Spec.VolumeClaimTemplates {
+		name := pvcName(vct.Name, pod)
+		pvc, ok := s.pvcs[name]
+		if !ok {
+			return "PVC " + name + " to exist"
+		}
+		if pvc.DeletionTimestamp != nil {
+			return "PVC " + name + " (being deleted) to be gone"
+		}
+	}
+	return ""
+}
+
+// deleteReleasedPVCs deletes, when pvcRetention.whenScaled is Delete, the
+// PVCs of ordinals at or above spec.replicas whose pod is gone. Stopping is
+// not scaling: a stopped WorkloadSet keeps every PVC.
+func (r *Reconciler) deleteReleasedPVCs(ctx context.Context, s *scope) (bool, error) {
+	if !deletePVCsWhenScaled(s.ws) {
+		return false, nil
+	}
+	for _, pvc := range s.pvcs {
+		n, ok := s.pvcOrdinal(pvc.Name)
+		if !ok || n < int(s.ws.Spec.Replicas) || pvc.DeletionTimestamp != nil {
+			continue
+		}
+		if _, podLeft := s.pods[n]; podLeft {
+			continue
+		}
+		s.log.Info("deleting the PVC of a pod removed by scale-in (pvcRetention.whenScaled is Delete)", "pvc", pvc.Name)
+		if err := r.client.Delete(ctx, pvc, client.Preconditions{UID: &pvc.UID}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return false, fmt.Errorf("deleting PVC %s: %w", pvc.Name, err)
+		}
+	}
+	return false, nil
+}
+
+// pvcOrdinal returns the ordinal of the pod a PVC of this WorkloadSet belongs to.
+func (s *scope) pvcOrdinal(name string) (int, bool) {
+	for _, vct := range s.ws.Spec.VolumeClaimTemplates {
+		if pod, ok := strings.CutPrefix(name, vct.Name+"-"); ok {
+			if n, ok := ordinalOf(s.ws, pod); ok {
+				return n, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// rollOut replaces one outdated pod when every pod exists and the policy
+// says it is time.
+func (r *Reconciler) rollOut(ctx context.Context, s *scope) (bool, error) {
+	if s.desired == 0 || len(s.pods) != s.desired {
+		return false, nil
+	}
+	var cands []updateCandidate
+	for n, pod := range s.pods {
+		if pod.DeletionTimestamp != nil {
+			s.progressing("waiting for pod %s to terminate", pod.Name)
+			return false, nil
+		}
+		m := s.members[pod.Name]
+		cands = append(cands, updateCandidate{Name: pod.Name, Ordinal: n, Role: m.Role, Updated: m.Updated, Available: available(m, s.ws)})
+	}
+	d := nextPodToUpdate(cands, s.ws.Spec.Roles)
+	if d.Wait != "" {
+		s.progressing("rolling update: %s", d.Wait)
+		return false, nil
+	}
+	if d.Pod == "" {
+		return false, nil
+	}
+	n, _ := ordinalOf(s.ws, d.Pod)
+	pod := s.pods[n]
+	role := s.members[pod.Name].Role
+	if rs := roleSpec(s.ws.Spec.Roles, role); rs != nil && rs.Writable && r.switchover != nil {
+		ok, err := r.switchover.Prepare(ctx, s.ws, pod)
+		if err != nil {
+			return false, fmt.Errorf("preparing to replace writable pod %s: %w", pod.Name, err)
+		}
+		if !ok {
+			s.progressing("rolling update: waiting for a switchover away from %s", pod.Name)
+			s.requeueAfter(waitForTerminatingRecheck)
+			return false, nil
+		}
+	}
+	s.log.Info("replacing a pod to roll out a new template", "pod", pod.Name, "role", role, "from", pod.Labels[plinthv1.LabelRevision], "to", s.rev)
+	if err := r.deletePod(ctx, pod); err != nil {
+		return false, err
+	}
+	s.progressing("rolling update: replacing pod %s", pod.Name)
+	return false, nil
+}
+
+func memberList(s *scope) []plinthv1.MemberStatus {
+	out := make([]plinthv1.MemberStatus, 0, len(s.members))
+	for _, m := range s.members {
+		out = append(out, *m)
+	}
+	slices.SortFunc(out, func(a, b plinthv1.MemberStatus) int {
+		x, _ := ordinalOf(s.ws, a.Name)
+		y, _ := ordinalOf(s.ws, b.Name)
+		return x - y
+	})
+	return out
+}
+
+// writeStatus summarises the observations into the status and applies it
+// (server-side apply, one field manager) when anything changed.
+func (r *Reconciler) writeStatus(ctx context.Context, s *scope) error {
+	st := &s.ws.Status
+	if s.observed {
+		summarize(s)
+	}
+	st.ObservedGeneration = s.ws.Generation
+	if equality.Semantic.DeepEqual(s.before, *st) {
+		return nil
+	}
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(st)
+	if err != nil {
+		return fmt.Errorf("encoding status: %w", err)
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{"status": content}}
+	u.SetAPIVersion(plinthv1.GroupVersion.String())
+	u.SetKind("WorkloadSet")
+	u.SetName(s.ws.Name)
+	u.SetNamespace(s.ws.Namespace)
+	s.log.V(1).Info("writing status", "phase", st.Phase, "ready", st.Ready)
+	if err := r.client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(r.fieldOwner), client.ForceOwnership); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("writing status: %w", err)
+	}
+	return nil
+}

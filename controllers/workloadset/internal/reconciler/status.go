@@ -1,0 +1,97 @@
+package reconciler
+
+import (
+	"fmt"
+	"strings"
+
+	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
+	"github.com/plinth-io/plinth/internal/conditions"
+)
+
+// summarize fills counts, members, phase and the Ready and Progressing
+// conditions from what this reconcile observed and did.
+func summarize(s *scope) {
+	st := &s.ws.Status
+	st.UpdateRevision = s.rev
+	st.Members = memberList(s)
+	var live, ready, updated, up int32
+	for _, pod := range s.pods {
+		if pod.DeletionTimestamp != nil {
+			continue
+		}
+		live++
+		m := s.members[pod.Name]
+		if m.Ready {
+			ready++
+		}
+		if m.Updated {
+			updated++
+		}
+		if available(m, s.ws) {
+			up++
+		}
+	}
+	desired := int32(s.desired)
+	st.Replicas, st.ReadyReplicas, st.UpdatedReplicas = live, ready, updated
+	st.Ready = fmt.Sprintf("%d/%d", ready, desired)
+
+	conds, gen := &st.Conditions, s.ws.Generation
+	progress := strings.Join(s.progress, "; ")
+	set := func(phase plinthv1.ComponentPhase, reason, message string) {
+		st.Phase = phase
+		if phase == plinthv1.ComponentRunning {
+			conditions.MarkTrue(conds, gen, plinthv1.ConditionReady, reason, message)
+			conditions.MarkFalse(conds, gen, plinthv1.ConditionProgressing, reason, "nothing to do")
+			return
+		}
+		conditions.MarkFalse(conds, gen, plinthv1.ConditionReady, reason, message)
+		if progress != "" {
+			conditions.MarkTrue(conds, gen, plinthv1.ConditionProgressing, reason, progress)
+		} else {
+			conditions.MarkFalse(conds, gen, plinthv1.ConditionProgressing, reason, message)
+		}
+	}
+	notUp := notAvailable(s)
+	switch {
+	case s.invalid != nil:
+		set(plinthv1.ComponentFailed, plinthv1.ReasonInvalidSpec, s.invalid.Error())
+	case s.ws.Spec.Stopped && len(s.pods) == 0:
+		set(plinthv1.ComponentStopped, plinthv1.ReasonStopped, "stopped: every pod is deleted, the PVCs are kept")
+	case s.ws.Spec.Stopped:
+		set(plinthv1.ComponentStopping, plinthv1.ReasonStopped, fmt.Sprintf("stopping: %d pods left", len(s.pods)))
+	case len(s.pods) == s.desired && live == desired && updated == desired && up == desired:
+		set(plinthv1.ComponentRunning, plinthv1.ReasonAvailable, fmt.Sprintf("%d/%d pods ready and up to date", ready, desired))
+	case updated < live:
+		set(plinthv1.ComponentUpdating, plinthv1.ReasonRollingUpdate, fmt.Sprintf("%d/%d pods run revision %s; %s", updated, desired, s.rev, notUp))
+	case len(s.pods) != s.desired && (s.before.Phase == "" || s.before.Phase == plinthv1.ComponentCreating):
+		set(plinthv1.ComponentCreating, plinthv1.ReasonCreating, fmt.Sprintf("%d/%d pods exist; %s", len(s.pods), desired, notUp))
+	case len(s.pods) != s.desired:
+		set(plinthv1.ComponentUpdating, plinthv1.ReasonScaling, fmt.Sprintf("%d pods exist, %d desired; %s", len(s.pods), desired, notUp))
+	case s.before.Phase == "" || s.before.Phase == plinthv1.ComponentCreating:
+		set(plinthv1.ComponentCreating, plinthv1.ReasonCreating, notUp)
+	default:
+		set(plinthv1.ComponentAbnormal, plinthv1.ReasonMembersNotReady, notUp)
+	}
+}
+
+// notAvailable lists the members that are not ready and healthy.
+func notAvailable(s *scope) string {
+	var out []string
+	for _, m := range memberList(s) {
+		if available(&m, s.ws) {
+			continue
+		}
+		switch {
+		case !m.Ready:
+			out = append(out, m.Name+" is not ready")
+		case m.Role == plinthv1.RoleUnknown:
+			out = append(out, m.Name+" has no fresh status report")
+		default:
+			out = append(out, fmt.Sprintf("%s reports unhealthy (%s)", m.Name, m.Reason))
+		}
+	}
+	if len(out) == 0 {
+		return "every existing pod is ready"
+	}
+	return strings.Join(out, ", ")
+}

@@ -1,0 +1,149 @@
+package statusreport
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"time"
+)
+
+// Limits of a report.
+const (
+	// MaxSize is the largest annotation value accepted, in bytes.
+	MaxSize = 4096
+	// MaxRole is the longest role name.
+	MaxRole = 63
+	// MaxDetails is the most entries in details.
+	MaxDetails = 32
+	// MaxDetailKey is the longest details key.
+	MaxDetailKey = 63
+	// MaxDetailValue is the longest details value, in bytes.
+	MaxDetailValue = 256
+	// MaxReason is the longest reason, in bytes.
+	MaxReason = 256
+	// MaxSequence is the largest sequence number (readers store it as int64).
+	MaxSequence = math.MaxInt64
+)
+
+// Errors wrapped by Parse and Validate; match them with errors.Is.
+var (
+	// ErrOversized: the annotation is larger than MaxSize.
+	ErrOversized = errors.New("status report is too large")
+	// ErrMalformed: the annotation is not one JSON object of the report format.
+	ErrMalformed = errors.New("status report is not valid JSON of the report format")
+	// ErrInvalid: a field is missing or out of range.
+	ErrInvalid = errors.New("status report has an invalid field")
+	// ErrStale: the report is older than the reader accepts.
+	ErrStale = errors.New("status report is stale")
+	// ErrFuture: the report's timestamp is too far ahead of the reader's clock.
+	ErrFuture = errors.New("status report is from the future")
+)
+
+// Report is what a status agent observed about its middleware process.
+type Report struct {
+	// Role is what the middleware says it is (primary, replica, master, ...).
+	Role string `json:"role"`
+	// Healthy is the result of the plugin's status probe.
+	Healthy bool `json:"healthy"`
+	// Details are middleware facts such as a replication offset or LSN.
+	Details map[string]string `json:"details,omitempty"`
+	// Reason says why the member is unhealthy.
+	Reason string `json:"reason,omitempty"`
+	// Timestamp is when the probe ran.
+	Timestamp time.Time `json:"timestamp"`
+	// Sequence increases with every report a Pod writes.
+	Sequence uint64 `json:"sequence"`
+}
+
+var (
+	rolePattern      = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	detailKeyPattern = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
+)
+
+// ValidRole reports whether role is a lower-case DNS label of at most
+// MaxRole characters, the form every role name takes.
+func ValidRole(role string) bool {
+	return len(role) <= MaxRole && rolePattern.MatchString(role)
+}
+
+// Parse decodes and validates an annotation value. It rejects values larger
+// than MaxSize, anything but a single JSON object with the report's fields,
+// and reports failing Validate.
+func Parse(data []byte) (*Report, error) {
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrOversized, len(data), MaxSize)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var r Report
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: data after the JSON object", ErrMalformed)
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Validate checks every field against the format's limits.
+func (r *Report) Validate() error {
+	switch {
+	case r.Role == "":
+		return fmt.Errorf("%w: role is missing", ErrInvalid)
+	case !ValidRole(r.Role):
+		return fmt.Errorf("%w: role %.80q is not a lower-case DNS label of at most %d characters", ErrInvalid, r.Role, MaxRole)
+	case len(r.Details) > MaxDetails:
+		return fmt.Errorf("%w: %d details, the limit is %d", ErrInvalid, len(r.Details), MaxDetails)
+	case len(r.Reason) > MaxReason:
+		return fmt.Errorf("%w: reason is %d bytes long, the limit is %d", ErrInvalid, len(r.Reason), MaxReason)
+	case r.Timestamp.IsZero():
+		return fmt.Errorf("%w: timestamp is missing", ErrInvalid)
+	case r.Sequence == 0:
+		return fmt.Errorf("%w: sequence is missing (it starts at 1)", ErrInvalid)
+	case r.Sequence > MaxSequence:
+		return fmt.Errorf("%w: sequence %d is above %d", ErrInvalid, r.Sequence, uint64(MaxSequence))
+	}
+	for k, v := range r.Details {
+		if len(k) > MaxDetailKey || !detailKeyPattern.MatchString(k) {
+			return fmt.Errorf("%w: details key %.80q is not a label-like name of at most %d characters", ErrInvalid, k, MaxDetailKey)
+		}
+		if len(v) > MaxDetailValue {
+			return fmt.Errorf("%w: details[%q] is %d bytes long, the limit is %d", ErrInvalid, k, len(v), MaxDetailValue)
+		}
+	}
+	return nil
+}
+
+// CheckTime rejects a report older than maxAge or more than maxFuture ahead
+// of now.
+func (r *Report) CheckTime(now time.Time, maxAge, maxFuture time.Duration) error {
+	if age := now.Sub(r.Timestamp); age > maxAge {
+		return fmt.Errorf("%w: written %s ago, the limit is %s", ErrStale, age.Round(time.Second), maxAge)
+	}
+	if ahead := r.Timestamp.Sub(now); ahead > maxFuture {
+		return fmt.Errorf("%w: timestamp is %s ahead of this clock, the limit is %s", ErrFuture, ahead.Round(time.Second), maxFuture)
+	}
+	return nil
+}
+
+// Marshal validates r and encodes it as an annotation value, for agents.
+func (r *Report) Marshal() ([]byte, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrOversized, len(data), MaxSize)
+	}
+	return data, nil
+}
