@@ -128,17 +128,36 @@ func (e *Env) Kubectl(ctx context.Context, args ...string) (string, error) {
 	return string(out), err
 }
 
-// Run is a TestMain helper: it starts an Env, runs the tests and stops it.
-func Run(m *testing.M, env **Env) int {
+// Run is a TestMain helper: it starts an Env, runs each setup (for example
+// starting a controller manager against it), runs the tests, then undoes the
+// setups in reverse order and stops the Env.
+func Run(m *testing.M, env **Env, setups ...func(*Env) (stop func(), err error)) int {
 	e, err := Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	*env = e
-	code := m.Run()
-	if err := e.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "testenv: stopping:", err)
+	defer func() {
+		if err := e.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "testenv: stopping:", err)
+		}
+	}()
+	var stops []func()
+	defer func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}()
+	for _, setup := range setups {
+		stop, err := setup(e)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "testenv: setup:", err)
+			return 1
+		}
+		if stop != nil {
+			stops = append(stops, stop)
+		}
 	}
-	return code
+	return m.Run()
 }

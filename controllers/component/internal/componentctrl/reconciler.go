@@ -1,0 +1,261 @@
+package componentctrl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
+	"github.com/plinth-io/plinth/internal/conditions"
+	"github.com/plinth-io/plinth/internal/imagerewrite"
+	"github.com/plinth-io/plinth/internal/ssa"
+	"github.com/plinth-io/plinth/pluginregistry"
+)
+
+// FieldManager is the component-controller's server-side-apply identity.
+const FieldManager = "plinth-component-controller"
+
+// Named requeue intervals.
+const (
+	// pluginRetry: the plugin version is missing or invalid; a ConfigMap
+	// watch would be better, the registry notifies the application layer.
+	pluginRetry = 30 * time.Second
+	// certificateRecheck: look at certificate expiry at least this often.
+	certificateRecheck = 12 * time.Hour
+)
+
+// Plugins is what the component-controller needs from the plugin registry.
+type Plugins interface {
+	Get(plugin, version string) (*pluginregistry.PluginVersion, error)
+}
+
+// Reconciler reconciles Components.
+type Reconciler struct {
+	Client   client.Client
+	Plugins  Plugins
+	Platform Platform
+	Images   imagerewrite.Rules
+	// Now is the clock (tests may pin it); nil means time.Now.
+	Now func() time.Time
+
+	apply ssa.Applier
+}
+
+// SetupWithManager registers the reconciler: Components, and the children it
+// owns.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+	r.apply = ssa.Applier{Client: r.Client, FieldManager: FieldManager}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("component").
+		For(&plinthv1.Component{}).
+		Owns(&plinthv1.WorkloadSet{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.Secret{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&rbacv1.Role{}).
+		Owns(&rbacv1.RoleBinding{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		WithOptions(opts).
+		Complete(r)
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Reconciler) log(ctx context.Context) logr.Logger { return log.FromContext(ctx) }
+
+func (r *Reconciler) ownerRef(comp *plinthv1.Component) *metav1.OwnerReference {
+	return metav1.NewControllerRef(comp, plinthv1.GroupVersion.WithKind("Component"))
+}
+
+// Reconcile renders the Component's children and summarises its WorkloadSets.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, retErr error) {
+	comp := &plinthv1.Component{}
+	if err := r.Client.Get(ctx, req.NamespacedName, comp); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if !comp.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, nil // children go with their owner
+	}
+	before := comp.Status.DeepCopy()
+	status := comp.Status.DeepCopy()
+	status.ObservedGeneration = comp.Generation
+	defer func() {
+		if err := r.writeStatus(ctx, comp, before, status); err != nil {
+			retErr = errors.Join(retErr, err)
+		}
+	}()
+
+	pv, err := r.Plugins.Get(comp.Spec.Plugin, comp.Spec.PluginVersion)
+	if err != nil {
+		r.log(ctx).Info("plugin version not usable; waiting", "plugin", comp.Spec.Plugin, "pluginVersion", comp.Spec.PluginVersion, "reason", err.Error())
+		conditions.MarkFalse(&status.Conditions, comp.Generation, plinthv1.ConditionReady, plinthv1.ReasonPluginNotFound, err.Error())
+		status.Phase = plinthv1.ComponentFailed
+		return reconcile.Result{RequeueAfter: pluginRetry}, nil
+	}
+	in, err := newInputs(comp, pv, r.Platform, r.Images)
+	if err != nil {
+		return r.renderFailed(comp, status, err)
+	}
+
+	r.log(ctx).V(1).Info("rendering component", "plugin", pv.Name(), "pluginVersion", pv.Version(), "componentDef", in.def.Name)
+	recheck, err := r.reconcileTLS(ctx, in)
+	if err != nil {
+		return reconcile.Result{}, fmt.Errorf("agent TLS material: %w", err)
+	}
+	for _, phase := range []func(context.Context, *inputs) error{
+		r.reconcileConfig,
+		r.reconcileServices,
+		r.reconcileAgentRBAC,
+		r.reconcilePDB,
+	} {
+		if err := phase(ctx, in); err != nil {
+			var re *renderError
+			if errors.As(err, &re) {
+				return r.renderFailed(comp, status, re.err)
+			}
+			return reconcile.Result{}, err
+		}
+	}
+	wss, err := r.reconcileWorkloadSets(ctx, in)
+	if err != nil {
+		var re *renderError
+		if errors.As(err, &re) {
+			return r.renderFailed(comp, status, re.err)
+		}
+		return reconcile.Result{}, err
+	}
+	summarize(comp, wss, status)
+	return reconcile.Result{RequeueAfter: recheck}, nil
+}
+
+// renderError is a plugin or spec problem no retry will fix.
+type renderError struct{ err error }
+
+func (e *renderError) Error() string { return e.err.Error() }
+
+func (r *Reconciler) renderFailed(comp *plinthv1.Component, status *plinthv1.ComponentStatus, err error) (reconcile.Result, error) {
+	conditions.MarkFalse(&status.Conditions, comp.Generation, plinthv1.ConditionReady, plinthv1.ReasonRenderFailed, err.Error())
+	status.Phase = plinthv1.ComponentFailed
+	return reconcile.Result{}, reconcile.TerminalError(err)
+}
+
+func (r *Reconciler) reconcileConfig(ctx context.Context, in *inputs) error {
+	cm, err := desiredConfigMap(in)
+	if err != nil {
+		return &renderError{err}
+	}
+	rt, err := desiredRuntimeConfigMap(in)
+	if err != nil {
+		return &renderError{err}
+	}
+	for _, o := range []client.Object{cm, rt} {
+		if err := r.apply.Apply(ctx, o, r.ownerRef(in.comp)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) reconcileServices(ctx context.Context, in *inputs) error {
+	svcs, err := desiredServices(in)
+	if err != nil {
+		return &renderError{err}
+	}
+	for _, s := range svcs {
+		if err := r.apply.Apply(ctx, s, r.ownerRef(in.comp)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) reconcileAgentRBAC(ctx context.Context, in *inputs) error {
+	sa, role, rb := desiredAgentRBAC(in)
+	for _, o := range []client.Object{sa, role, rb} {
+		if err := r.apply.Apply(ctx, o, r.ownerRef(in.comp)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) reconcilePDB(ctx context.Context, in *inputs) error {
+	pdb := desiredPDB(in)
+	if pdb == nil {
+		stale := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: in.comp.Name, Namespace: in.comp.Namespace}}
+		if err := r.Client.Delete(ctx, stale); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		return nil
+	}
+	return r.apply.Apply(ctx, pdb, r.ownerRef(in.comp))
+}
+
+// reconcileWorkloadSets applies one WorkloadSet per shard, removes those of
+// shards that no longer exist, and returns the current ones.
+func (r *Reconciler) reconcileWorkloadSets(ctx context.Context, in *inputs) ([]plinthv1.WorkloadSet, error) {
+	desired, err := desiredWorkloadSets(in)
+	if err != nil {
+		return nil, &renderError{err}
+	}
+	want := map[string]bool{}
+	var out []plinthv1.WorkloadSet
+	for _, ws := range desired {
+		want[ws.Name] = true
+		if err := r.apply.Apply(ctx, ws, r.ownerRef(in.comp)); err != nil {
+			return nil, err
+		}
+		out = append(out, *ws)
+	}
+	var existing plinthv1.WorkloadSetList
+	if err := r.Client.List(ctx, &existing, client.InNamespace(in.comp.Namespace), client.MatchingLabels{plinthv1.LabelComponent: in.comp.Name}); err != nil {
+		return nil, err
+	}
+	for i := range existing.Items {
+		ws := &existing.Items[i]
+		if want[ws.Name] || !metav1.IsControlledBy(ws, in.comp) {
+			continue
+		}
+		r.log(ctx).Info("deleting WorkloadSet of a removed shard", "workloadset", ws.Name)
+		if err := r.Client.Delete(ctx, ws); err != nil && !apierrors.IsNotFound(err) {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// writeStatus server-side-applies status once, when it changed.
+func (r *Reconciler) writeStatus(ctx context.Context, comp *plinthv1.Component, before, after *plinthv1.ComponentStatus) error {
+	if equality.Semantic.DeepEqual(before, after) {
+		return nil
+	}
+	patch := &plinthv1.Component{
+		TypeMeta:   metav1.TypeMeta{APIVersion: plinthv1.GroupVersion.String(), Kind: "Component"},
+		ObjectMeta: metav1.ObjectMeta{Name: comp.Name, Namespace: comp.Namespace},
+		Status:     *after,
+	}
+	if err := r.apply.ApplyStatus(ctx, patch); err != nil {
+		return fmt.Errorf("writing status of component %s/%s: %w", comp.Namespace, comp.Name, err)
+	}
+	return nil
+}

@@ -1,0 +1,5 @@
+// Package ssa applies desired objects with server-side apply under one field
+// manager per controller, and patches status the same way. Objects carry their
+// TypeMeta (desired<Kind> functions set it) so that nothing depends on a
+// scheme lookup.
+package ssa

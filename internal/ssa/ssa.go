@@ -1,0 +1,72 @@
+package ssa
+
+import (
+	"context"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+)
+
+// Applier applies objects as one field manager.
+type Applier struct {
+	Client client.Client
+	// FieldManager names the controller, e.g. plinth-component-controller.
+	FieldManager string
+}
+
+// Apply server-side-applies obj, controlled by owner when owner is not nil.
+// The server's answer is written back into obj.
+func (a Applier) Apply(ctx context.Context, obj client.Object, owner *metav1.OwnerReference) error {
+	if err := a.setTypeMeta(obj); err != nil {
+		return err
+	}
+	if owner != nil {
+		ref := *owner
+		ref.Controller, ref.BlockOwnerDeletion = ptr(true), ptr(true)
+		obj.SetOwnerReferences([]metav1.OwnerReference{ref})
+	}
+	obj.SetManagedFields(nil)
+	obj.SetResourceVersion("")
+	//nolint:staticcheck // Patch with client.Apply is the typed SSA path for objects we build whole.
+	if err := a.Client.Patch(ctx, obj, client.Apply, client.FieldOwner(a.FieldManager), client.ForceOwnership); err != nil {
+		return fmt.Errorf("applying %s %s/%s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName(), err)
+	}
+	return nil
+}
+
+// ApplyStatus server-side-applies the status of obj.
+func (a Applier) ApplyStatus(ctx context.Context, obj client.Object) error {
+	if err := a.setTypeMeta(obj); err != nil {
+		return err
+	}
+	obj.SetManagedFields(nil)
+	obj.SetResourceVersion("")
+	//nolint:staticcheck // see Apply
+	return a.Client.Status().Patch(ctx, obj, client.Apply, client.FieldOwner(a.FieldManager), client.ForceOwnership)
+}
+
+func (a Applier) setTypeMeta(obj client.Object) error {
+	if !obj.GetObjectKind().GroupVersionKind().Empty() {
+		return nil
+	}
+	gvk, err := apiutil.GVKForObject(obj, a.Client.Scheme())
+	if err != nil {
+		return err
+	}
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
+	return nil
+}
+
+// ControllerRef is the controller owner reference to owner.
+func (a Applier) ControllerRef(owner client.Object) (*metav1.OwnerReference, error) {
+	gvk, err := apiutil.GVKForObject(owner.(runtime.Object), a.Client.Scheme())
+	if err != nil {
+		return nil, err
+	}
+	return metav1.NewControllerRef(owner, gvk), nil
+}
+
+func ptr[T any](v T) *T { return &v }
