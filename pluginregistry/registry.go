@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -174,6 +175,15 @@ func (r *Registry) Start(ctx context.Context) error {
 
 // HasSynced reports whether the initial list has been loaded.
 func (r *Registry) HasSynced() bool { return r.synced() }
+
+// ReadyCheck is a readiness check (healthz.Checker) that fails until the
+// registry has listed the plugin ConfigMaps once.
+func (r *Registry) ReadyCheck(_ *http.Request) error {
+	if r.synced == nil || !r.synced() {
+		return errors.New("plugin registry has not synced yet")
+	}
+	return nil
+}
 
 func (r *Registry) processNext(ctx context.Context) bool {
 	k, quit := r.queue.Get()

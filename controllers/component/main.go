@@ -1,15 +1,21 @@
-// Command plinth-component-controller reconciles Components: it renders Services, ConfigMaps, agent RBAC, PDBs, TLS material and fully rendered WorkloadSets from the pinned plugin version.
+// Command plinth-component-controller reconciles Components: it renders
+// Services, ConfigMaps, agent RBAC, PDBs, TLS material and fully rendered
+// WorkloadSets from the pinned plugin version.
 package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 
 	"github.com/go-logr/logr"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"github.com/plinth-io/plinth/controllers/component/internal/componentctrl"
 	"github.com/plinth-io/plinth/internal/cli"
 	"github.com/plinth-io/plinth/internal/ctrlmanager"
+	"github.com/plinth-io/plinth/pluginregistry"
 )
 
 func main() {
@@ -21,8 +27,31 @@ func main() {
 	)))
 }
 
-// setup registers this binary's reconcilers with the manager.
-func setup(_ context.Context, _ manager.Manager, _ *ctrlmanager.Options, log logr.Logger) error {
-	log.Info("no reconcilers are registered yet; the manager only holds the Lease and serves probes")
-	return nil
+// setup wires the plugin registry and the Component reconciler.
+func setup(_ context.Context, mgr manager.Manager, o *ctrlmanager.Options, log logr.Logger) error {
+	cs, err := kubernetes.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return err
+	}
+	plugins, err := pluginregistry.New(cs, pluginregistry.Options{Namespace: o.PlatformNamespace, Log: log.WithName("plugins")})
+	if err != nil {
+		return fmt.Errorf("plugin registry: %w", err)
+	}
+	if err := mgr.Add(plugins); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("plugins", plugins.ReadyCheck); err != nil {
+		return err
+	}
+	r := &componentctrl.Reconciler{
+		Client:  mgr.GetClient(),
+		Plugins: plugins,
+		Platform: componentctrl.Platform{
+			Image:     o.PlinthImage,
+			Namespace: o.PlatformNamespace,
+			BinDir:    "/plinth/bin",
+		},
+		Images: o.ImageRules(),
+	}
+	return r.SetupWithManager(mgr, o.ControllerOptions(), o.ReconcileTimeout)
 }

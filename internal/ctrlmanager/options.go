@@ -47,6 +47,9 @@ type Options struct {
 	// PlatformNamespace holds the plugins and the controllers.
 	PlatformNamespace string
 
+	// PlinthImage holds procmgr and the agents; middleware pods copy them from it.
+	PlinthImage string
+
 	ImageRewrites []string
 	Logging       logging.Options
 }
@@ -73,6 +76,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.Burst, "kube-api-burst", DefaultBurst, "burst of requests to the Kubernetes API")
 	fs.StringVar(&o.WatchNamespace, "watch-namespace", "", "reconcile objects in this namespace only (default: all namespaces)")
 	fs.StringVar(&o.PlatformNamespace, "platform-namespace", "plinth-system", "namespace of the plugin ConfigMaps and of Plinth itself")
+	fs.StringVar(&o.PlinthImage, "plinth-image", "ghcr.io/plinth-io/plinth:latest", "image holding plinth-procmgr and the agents, copied into middleware pods by an init container")
 	fs.StringSliceVar(&o.ImageRewrites, "image-rewrite", nil, "PREFIX=MIRROR: pull images starting with PREFIX from MIRROR instead (repeatable), e.g. docker.io/library/=registry.local/mirror/")
 	o.Logging.AddFlags(fs)
 }

@@ -98,7 +98,7 @@ func TestMain(m *testing.M) {
 			Now:      clock.Now,
 		}
 		skip := true
-		if err := r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 4, SkipNameValidation: &skip}); err != nil {
+		if err := r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 4, SkipNameValidation: &skip}, time.Minute); err != nil {
 			return nil, err
 		}
 		ctx, cancel := context.WithCancel(context.Background())

@@ -21,6 +21,7 @@ import (
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/internal/conditions"
+	"github.com/plinth-io/plinth/internal/deadline"
 	"github.com/plinth-io/plinth/internal/imagerewrite"
 	"github.com/plinth-io/plinth/internal/ssa"
 	"github.com/plinth-io/plinth/pluginregistry"
@@ -56,8 +57,8 @@ type Reconciler struct {
 }
 
 // SetupWithManager registers the reconciler: Components, and the children it
-// owns.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
+// owns. Every reconcile runs under timeout.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options, timeout time.Duration) error {
 	r.apply = ssa.Applier{Client: r.Client, FieldManager: FieldManager}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("component").
@@ -71,7 +72,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options)
 		Owns(&rbacv1.RoleBinding{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
 		WithOptions(opts).
-		Complete(r)
+		Complete(deadline.Reconciler[reconcile.Request](r, timeout))
 }
 
 func (r *Reconciler) now() time.Time {
