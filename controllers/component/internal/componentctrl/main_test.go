@@ -11,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -27,38 +31,29 @@ var (
 	clock = &testClock{}
 )
 
-// folderPlugins serves plugin versions built by the real registry code from
-// the repository's plugin folders (the informer-backed registry is tested in
-// pluginregistry; here only the lookup is local).
-type folderPlugins struct {
-	mu       sync.Mutex
-	versions map[string]*pluginregistry.PluginVersion
-}
-
-func (p *folderPlugins) Get(plugin, version string) (*pluginregistry.PluginVersion, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if pv, ok := p.versions[plugin+"/"+version]; ok {
-		return pv, nil
+// installPlugins creates the ConfigMaps of every plugin folder of the
+// repository in the platform namespace, as kustomize would.
+func installPlugins(ctx context.Context, e *testenv.Env) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: pluginregistry.DefaultNamespace}}
+	if err := e.Client.Create(ctx, ns); err != nil {
+		return err
 	}
-	return nil, fmt.Errorf("plugin %s version %s is not installed", plugin, version)
-}
-
-func loadPlugins(root string) (*folderPlugins, error) {
-	out := &folderPlugins{versions: map[string]*pluginregistry.PluginVersion{}}
-	dirs, _ := filepath.Glob(filepath.Join(root, "plugins", "*", "v*"))
+	dirs, _ := filepath.Glob(filepath.Join(e.Root, "plugins", "*", "v*"))
+	if len(dirs) == 0 {
+		return fmt.Errorf("no plugin folders under %s/plugins", e.Root)
+	}
 	for _, dir := range dirs {
 		src, err := pluginregistry.FromFolder(dir, pluginregistry.DefaultNamespace)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		pv, err := pluginregistry.Build(src.Plugin, src.Version, src.ConfigMaps)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", dir, err)
+		for i := range src.ConfigMaps {
+			if err := e.Client.Create(ctx, &src.ConfigMaps[i]); err != nil {
+				return err
+			}
 		}
-		out.versions[src.Plugin+"/"+src.Version] = pv
 	}
-	return out, nil
+	return nil
 }
 
 type testClock struct {
@@ -78,37 +73,64 @@ func (c *testClock) Advance(d time.Duration) {
 	c.offset += d
 }
 
-func TestMain(m *testing.M) {
-	os.Exit(testenv.Run(m, &env, func(e *testenv.Env) (func(), error) {
-		ctrl.SetLogger(logr.Discard())
-		plugins, err := loadPlugins(e.Root)
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m, &env, startController)) }
+
+// startController installs the plugins and runs the registry and the
+// component-controller against the test API server.
+func startController(e *testenv.Env) (stop func(), err error) {
+	ctrl.SetLogger(logr.Discard())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() {
 		if err != nil {
-			return nil, err
+			cancel()
 		}
-		mgr, err := ctrl.NewManager(e.Config, ctrl.Options{Scheme: e.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
-		if err != nil {
-			return nil, err
+	}()
+	if err := installPlugins(ctx, e); err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(e.Config)
+	if err != nil {
+		return nil, err
+	}
+	plugins, err := pluginregistry.New(cs, pluginregistry.Options{})
+	if err != nil {
+		return nil, err
+	}
+	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{Scheme: e.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	if err != nil {
+		return nil, err
+	}
+	rules, _ := imagerewrite.Parse([]string{"docker.io/library/=localhost/plinth-mirror/"})
+	r := &componentctrl.Reconciler{
+		Client:   mgr.GetClient(),
+		Plugins:  plugins,
+		Platform: componentctrl.Platform{Image: "ghcr.io/plinth-io/plinth:test", Namespace: "plinth-system", BinDir: "/plinth/bin"},
+		Images:   rules,
+		Now:      clock.Now,
+	}
+	if err := mgr.Add(plugins); err != nil {
+		return nil, err
+	}
+	skip := true
+	if err := r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 4, SkipNameValidation: &skip}, time.Minute); err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "manager:", err)
 		}
-		rules, _ := imagerewrite.Parse([]string{"docker.io/library/=localhost/plinth-mirror/"})
-		r := &componentctrl.Reconciler{
-			Client:   mgr.GetClient(),
-			Plugins:  plugins,
-			Platform: componentctrl.Platform{Image: "ghcr.io/plinth-io/plinth:test", Namespace: "plinth-system", BinDir: "/plinth/bin"},
-			Images:   rules,
-			Now:      clock.Now,
+	}()
+	// The registry serves redis v1.0.0 within seconds of starting.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		if _, err := plugins.Get("redis", "v1.0.0"); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			cancel()
+			<-done
+			return nil, fmt.Errorf("registry never served redis v1.0.0: %w", err)
 		}
-		skip := true
-		if err := r.SetupWithManager(mgr, controller.Options{MaxConcurrentReconciles: 4, SkipNameValidation: &skip}, time.Minute); err != nil {
-			return nil, err
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			if err := mgr.Start(ctx); err != nil {
-				fmt.Fprintln(os.Stderr, "manager:", err)
-			}
-		}()
-		return func() { cancel(); <-done }, nil
-	}))
+	}
+	return func() { cancel(); <-done }, nil
 }
