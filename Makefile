@@ -24,10 +24,7 @@ test: deps verify lint test-unit ## Install what is needed and run every test.
 	@echo "make test: all tiers passed"
 
 .PHONY: sandbox
-sandbox: ## Bring up the local cluster and run Plinth with a sample instance.
-	@echo "make sandbox: the local cluster tooling (issue 3) has not landed yet." >&2
-	@echo "What exists today: the CRDs (deploy/kustomize/base/crds) and the controller binaries (go build ./controllers/...)." >&2
-	@exit 1
+sandbox: sandbox-up ## Bring up the local cluster and run Plinth with a sample instance (hack/make/cluster.mk).
 
 ##@ Pieces
 

@@ -4,11 +4,12 @@
 # Binaries are cached machine-wide by version and linked into bin/k8s/, so a fresh
 # clone on the same machine reuses them in seconds.
 #
-#   hack/build-kube.sh [kube-apiserver|etcd|kubectl|kube-controller-manager|kube-scheduler|kubelet|kube-proxy]...
+#   hack/build-kube.sh [kube-apiserver|etcd|kubectl|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|coredns]...
 #   (no argument: kube-apiserver, etcd and kubectl, which the integration tests need)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 KUBE_VERSION=v1.36.3
+COREDNS_VERSION=v1.12.4
 ETCD_VERSION=$(cd "$root/hack/kubebin" && GOWORK=off go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)
 cache=${PLINTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/plinth}
 out="$root/bin/k8s"
@@ -27,6 +28,7 @@ done
 for name in "${names[@]}"; do
 	case "$name" in
 	etcd) pkg=./etcd; version=$ETCD_VERSION; flags="-s -w" ;;
+	coredns) pkg=github.com/coredns/coredns@$COREDNS_VERSION; version=$COREDNS_VERSION; flags="-s -w" ;;
 	kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy|kubectl)
 		pkg=k8s.io/kubernetes/cmd/$name; version=$KUBE_VERSION; flags=$ldflags ;;
 	*) echo "build-kube: unknown binary $name" >&2; exit 2 ;;
@@ -35,8 +37,16 @@ for name in "${names[@]}"; do
 	if [ ! -x "$dir/$name" ]; then
 		echo "build-kube: building $name $version (first time on this machine; cached in $dir)" >&2
 		mkdir -p "$dir"
-		(cd "$root/hack/kubebin" && GOWORK=off CGO_ENABLED=0 go build -trimpath -ldflags "$flags" -o "$dir/$name.tmp" "$pkg")
-		mv "$dir/$name.tmp" "$dir/$name"
+		if [ "$name" = coredns ]; then
+			# CoreDNS installs straight from the module proxy (its go.mod has no replace lines).
+			rm -rf "$dir/tmp" && mkdir -p "$dir/tmp"
+			GOWORK=off GOBIN="$dir/tmp" CGO_ENABLED=0 go install -trimpath -ldflags "$flags" "$pkg"
+			mv "$dir/tmp/coredns" "$dir/$name" && rmdir "$dir/tmp"
+		else
+			# GOWORK=off: the helper module is not part of the repository's go.work.
+			(cd "$root/hack/kubebin" && GOWORK=off CGO_ENABLED=0 go build -trimpath -ldflags "$flags" -o "$dir/$name.tmp" "$pkg")
+			mv "$dir/$name.tmp" "$dir/$name"
+		fi
 	fi
 	ln -sfn "$dir/$name" "$out/$name"
 done
