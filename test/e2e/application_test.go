@@ -348,4 +348,3 @@ func patchApp(t *testing.T, ns, name string, mutate func(*plinthv1.Application))
 		return api(t).Update(context.Background(), a)
 	})
 }
-

@@ -195,4 +195,3 @@ func noComponents(t *testing.T, ns string) error {
 }
 
 func isGone(err error) bool { return apierrors.IsNotFound(err) }
-
