@@ -188,7 +188,6 @@ func (e *Evaluator) details(fields map[string]string) map[string]string {
 	return out
 }
 
-
 // clip makes s valid UTF-8 of at most n bytes, cut at a rune boundary.
 func clip(s string, n int) string {
 	s = strings.ToValidUTF8(s, "?")
