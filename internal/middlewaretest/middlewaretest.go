@@ -8,6 +8,7 @@ package middlewaretest
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -237,4 +238,27 @@ func (p *Postgres) Query(ctx context.Context, sql string) (string, error) {
 		return "", err
 	}
 	return strings.TrimSpace(s), nil
+}
+
+// RawPing sends PING on a new connection to the redis on port and expects
+// +PONG: no client library, no pool and no reconnect backoff, so a benchmark
+// sees the first moment redis answers.
+func RawPing(port int) error {
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	buf := make([]byte, 7)
+	if _, err := io.ReadFull(conn, buf); err != nil {
+		return err
+	}
+	if string(buf) != "+PONG\r\n" {
+		return fmt.Errorf("redis answered %q", buf)
+	}
+	return nil
 }
