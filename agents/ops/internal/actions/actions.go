@@ -12,16 +12,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/template"
 	"time"
 
+	"github.com/plinth-io/plinth/internal/cmdrun"
 	"github.com/plinth-io/plinth/runtimeconfig"
 )
 
@@ -32,7 +30,7 @@ var ErrUnknownAction = errors.New("unknown action")
 var ErrInvalidParameters = errors.New("invalid parameters")
 
 // ErrTimeout is returned when the action ran past its timeout.
-var ErrTimeout = errors.New("the action timed out; its process group was killed")
+var ErrTimeout = cmdrun.ErrTimeout
 
 // Catalog is a loaded action file.
 type Catalog struct {
@@ -182,79 +180,16 @@ func Render(a *runtimeconfig.Action, values map[string]string) ([]string, error)
 	return argv, nil
 }
 
-// Result is the outcome of a run.
-type Result struct {
-	ExitCode  int
-	Output    []byte
-	Truncated bool
-	Start     time.Time
-	End       time.Time
-}
-
-// capped keeps the first n bytes written and remembers whether it dropped
-// any.
-type capped struct {
-	buf       bytes.Buffer
-	n         int
-	truncated bool
-}
-
-func (c *capped) Write(p []byte) (int, error) {
-	room := c.n - c.buf.Len()
-	switch {
-	case room <= 0:
-		c.truncated = c.truncated || len(p) > 0
-	case len(p) > room:
-		c.buf.Write(p[:room])
-		c.truncated = true
-	default:
-		c.buf.Write(p)
-	}
-	return len(p), nil
-}
-
 // Run runs argv for the action with the timeout: stdout, stderr or both
 // (interleaved) as the action declares, capped at its MaxOutputBytes. A
 // non-zero exit is a Result, not an error; a timeout is ErrTimeout.
-func Run(ctx context.Context, a *runtimeconfig.Action, argv []string, timeout time.Duration) (Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	out := &capped{n: a.MaxOutputBytes}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = a.WorkingDir
-	cmd.Env = os.Environ()
-	for k, v := range a.Env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 2 * time.Second
+func Run(ctx context.Context, a *runtimeconfig.Action, argv []string, timeout time.Duration) (cmdrun.Result, error) {
+	capture := cmdrun.Stdout
 	switch a.Output {
 	case runtimeconfig.OutputStderr:
-		cmd.Stderr = out
+		capture = cmdrun.Stderr
 	case runtimeconfig.OutputBoth:
-		cmd.Stdout, cmd.Stderr = out, out
-	default:
-		cmd.Stdout = out
+		capture = cmdrun.Both
 	}
-	res := Result{Start: time.Now()}
-	err := cmd.Run()
-	res.End = time.Now()
-	res.Output, res.Truncated = out.buf.Bytes(), out.truncated
-	if ctx.Err() == context.DeadlineExceeded {
-		// The group may have children left that ignored nothing: kill again.
-		if cmd.Process != nil {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		}
-		return res, fmt.Errorf("%w (after %s)", ErrTimeout, timeout)
-	}
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exit):
-		res.ExitCode = exit.ExitCode()
-	default:
-		return res, err
-	}
-	return res, nil
+	return cmdrun.Run(ctx, cmdrun.Spec{Argv: argv, Env: a.Env, Dir: a.WorkingDir, Timeout: timeout, Capture: capture, Limit: a.MaxOutputBytes})
 }
