@@ -258,6 +258,7 @@ func (s *Supervisor) handle(r request) {
 			s.cancelBackoff()
 			if restart {
 				s.log.Info("starting the process on a restart request; it was not running", "previousState", st.State)
+				s.saveState(false, st.HoldPrimary)
 				s.failures = 0
 				s.set(func(st *Status) {
 					if !st.StartTime.IsZero() {

@@ -117,6 +117,17 @@ func TestStopKeepsTheProcessStoppedUntilStart(t *testing.T) {
 		t.Fatalf("a new supervisor with the state file started the process: %+v", st)
 	}
 
+	// Restart of a stopped process starts it and forgets the Stop.
+	if st, err := s2.Restart(context.Background(), 0); err != nil || st.State != StateRunning {
+		t.Fatalf("Restart of a stopped process = %+v, %v", st, err)
+	}
+	if b, _ := os.ReadFile(p.StateFile); !strings.Contains(string(b), `"stopped":false`) {
+		t.Errorf("state file after Restart: %s", b)
+	}
+	if _, err := s2.Stop(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+
 	st, err = s.Start(context.Background(), false)
 	if err != nil || st.State != StateRunning || st.Pid == first.Pid {
 		t.Fatalf("Start = %+v, %v", st, err)
