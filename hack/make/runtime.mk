@@ -3,7 +3,7 @@
 # module): real redis-server and PostgreSQL 15 from hack/install-deps.sh, and
 # envtest binaries from make kube-bins.
 
-RUNTIME_PACKAGES := ./procmgr/... ./agents/... ./runtimeconfig/... ./internal/mtls/... ./internal/bincopy/... ./internal/middlewaretest/...
+RUNTIME_PACKAGES := ./procmgr/... ./agents/... ./runtimeconfig/... ./internal/mtls/... ./internal/bincopy/... ./internal/middlewaretest/... ./internal/cmdrun/... ./apis/statusreport/...
 
 ##@ Runtime
 
