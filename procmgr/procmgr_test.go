@@ -37,19 +37,14 @@ const wait = 60 * time.Second
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "plinth-procmgr-test-*")
+	bin, remove, err := middlewaretest.Build(".", "plinth-procmgr")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "plinth-procmgr")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building plinth-procmgr: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	binary = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 

@@ -8,8 +8,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +24,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -38,6 +43,8 @@ const wait = 90 * time.Second
 var env struct {
 	Config *rest.Config
 	Client client.Client
+	// Binary is plinth-status-agent, built for TestBinary.
+	Binary string
 }
 
 // TestMain starts a kube-apiserver and etcd (envtest). The status agent
@@ -62,7 +69,15 @@ func TestMain(m *testing.M) {
 		_ = e.Stop()
 		os.Exit(1)
 	}
+	bin, remove, err := mwt.Build(".", "plinth-status-agent")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		_ = e.Stop()
+		os.Exit(1)
+	}
+	env.Binary = bin
 	code := m.Run()
+	remove()
 	if err := e.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "stopping envtest:", err)
 	}
@@ -273,5 +288,59 @@ func TestSequenceContinuesAfterARestart(t *testing.T) {
 	// Another pod's identity is refused, and the error says so.
 	if _, err := publish.New(client, "default", "redis-0-does-not-exist", testr.New(t)).Publish(ctx, statusreport.Report{Role: "x"}); err == nil {
 		t.Error("publishing to a pod outside the Role succeeded")
+	}
+}
+
+// TestBinary runs plinth-status-agent itself, as its container does: the
+// Pod from the flags' environment (downward API), a kubeconfig, a probe file.
+func TestBinary(t *testing.T) {
+	pod(t, "bin-0")
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: env.Config.Host, CertificateAuthorityData: env.Config.CAData}
+	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: env.Config.CertData, ClientKeyData: env.Config.KeyData, Impersonate: "system:serviceaccount:default:bin-0"}
+	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin"}
+	kc.CurrentContext = "envtest"
+	if err := clientcmd.WriteToFile(*kc, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	probe := filepath.Join(dir, "probe.yaml")
+	if err := os.WriteFile(probe, []byte("command: [sh, -c, 'echo role:sentinel; echo quorum=2']\nparser: keyvalue\ninterval: 200ms\ntimeout: 100ms\nheartbeat: 1s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reportFile := filepath.Join(dir, "status.json")
+	cmd := exec.Command(env.Binary, "--probe", probe, "--kubeconfig", kubeconfig, "--report-file", reportFile, "--log-format", "console")
+	cmd.Env = append(os.Environ(), "POD_NAME=bin-0", "POD_NAMESPACE=default")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); <-done })
+
+	r := waitRole(t, "bin-0", "sentinel", true, "quorum")
+	if r.Details["quorum"] != "2" {
+		t.Errorf("details %v", r.Details)
+	}
+	if b, err := os.ReadFile(reportFile); err != nil || !strings.Contains(string(b), `"role":"sentinel"`) {
+		t.Errorf("report file %s, %v", b, err)
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		done <- err
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(wait):
+		t.Fatal("plinth-status-agent did not exit on SIGTERM")
+	}
+
+	// Without the Pod's identity it refuses to start.
+	out, err := exec.Command(env.Binary, "--probe", probe, "--kubeconfig", kubeconfig).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "POD_NAME") {
+		t.Errorf("without POD_NAME: %v\n%s", err, out)
 	}
 }

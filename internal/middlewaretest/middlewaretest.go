@@ -262,3 +262,20 @@ func RawPing(port int) error {
 	}
 	return nil
 }
+
+// Build builds the main package in pkgDir into a temporary folder and
+// returns the binary's path and a function that removes it. For TestMain,
+// so that tests run the binary as a container would.
+func Build(pkgDir, name string) (string, func(), error) {
+	dir, err := os.MkdirTemp("", "plinth-bin-*")
+	if err != nil {
+		return "", nil, err
+	}
+	remove := func() { _ = os.RemoveAll(dir) }
+	bin := filepath.Join(dir, name)
+	if out, err := exec.Command("go", "build", "-o", bin, pkgDir).CombinedOutput(); err != nil {
+		remove()
+		return "", nil, fmt.Errorf("building %s: %v\n%s", pkgDir, err, out)
+	}
+	return bin, remove, nil
+}
