@@ -248,6 +248,16 @@ heartbeat: 5s
 	if p.Details["in_recovery"] != "false" || s.Details["in_recovery"] != "true" || s.Details["timeline"] != "1" {
 		t.Errorf("details: primary %v, standby %v", p.Details, s.Details)
 	}
+
+	// Promote the standby (what a Failover operation's step does): its
+	// report follows at once, as a change, not at the next heartbeat.
+	if v, err := standby.Query(context.Background(), "select pg_promote()::text"); err != nil || v != "true" {
+		t.Fatalf("pg_promote() = %q, %v", v, err)
+	}
+	promoted := waitRole(t, "pg-1", "primary", true, "lsn")
+	if promoted.Sequence <= s.Sequence || promoted.Details["in_recovery"] != "false" {
+		t.Errorf("after promotion: %+v (standby report was %+v)", promoted, s)
+	}
 }
 
 // TestTheAgentCanWriteOnlyItsOwnPod checks the documented RBAC rule: the

@@ -342,3 +342,27 @@ func TestPostgresReloadChangesADynamicParameter(t *testing.T) {
 		t.Errorf("Stop = %+v, %v", st, err)
 	}
 }
+
+func TestSignalReachesTheProcess(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "got")
+	s := run(t, &runtimeconfig.Process{
+		Command:     "sh",
+		Args:        []string{"-c", `trap "echo USR2 > ` + out + `" USR2; while :; do sleep 0.1; done`},
+		GracePeriod: runtimeconfig.D(2 * time.Second),
+	}, nil)
+	st := waitState(t, s, StateRunning, nil)
+	time.Sleep(300 * time.Millisecond) // let the shell install its trap
+	if _, err := s.Signal(syscall.SIGUSR2); err != nil {
+		t.Fatal(err)
+	}
+	mwt.Eventually(t, wait, "the trap ran", func() error {
+		b, err := os.ReadFile(out)
+		if err != nil || strings.TrimSpace(string(b)) != "USR2" {
+			return fmt.Errorf("%q, %v", b, err)
+		}
+		return nil
+	})
+	if now := s.Status(); now.Pid != st.Pid || now.State != StateRunning {
+		t.Errorf("after a signal: %+v", now)
+	}
+}
