@@ -401,13 +401,23 @@ func mustStore(t *testing.T, f mtls.Files) *mtls.Store {
 }
 
 func TestBadInvocations(t *testing.T) {
+	notASocket := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notASocket, []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if b, err := os.ReadFile(notASocket); err != nil || string(b) != "keep me" {
+			t.Errorf("procmgr touched a file at its socket path: %q, %v", b, err)
+		}
+	}()
 	for name, args := range map[string][]string{
 		"no command":       {"--grpc-address", ""},
 		"bad policy":       {"--grpc-address", "", "--restart-policy", "Maybe", "--", "true"},
 		"missing tls file": {"--grpc-address", "127.0.0.1:0", "--tls-cert", "/nonexistent", "--", "true"},
 		"config and args":  {"--grpc-address", "", "--config", "/nonexistent", "--", "true"},
+		"socket not ours":  {"--grpc-address", "", "--socket", notASocket, "--", "true"},
 	} {
-		out, err := exec.Command(binary, append([]string{"--socket", "", "--health-address", ""}, args...)...).CombinedOutput()
+		out, err := exec.Command(binary, append([]string{"--socket", "", "--health-address", "", "--grace-period", "1s"}, args...)...).CombinedOutput()
 		if err == nil {
 			t.Errorf("%s: plinth-procmgr %v succeeded:\n%s", name, args, out)
 		}
