@@ -258,6 +258,7 @@ func (s *Supervisor) handle(r request) {
 			s.cancelBackoff()
 			if restart {
 				s.log.Info("starting the process on a restart request; it was not running", "previousState", st.State)
+				s.saveState(false, st.HoldPrimary)
 				s.failures = 0
 				s.set(func(st *Status) {
 					if !st.StartTime.IsZero() {
@@ -333,7 +334,7 @@ func (s *Supervisor) failedStart(err error) {
 		st.Pid, st.LastExitCode, st.LastExitSignal, st.LastExitTime = 0, -1, "", now
 		st.Message = "could not start: " + err.Error()
 	})
-	s.afterUnexpectedExit(false, now)
+	s.afterUnexpectedExit(false, now, "could not start: "+err.Error())
 }
 
 func (s *Supervisor) holdFile(hold bool) error {
@@ -406,15 +407,19 @@ func (s *Supervisor) exited(ex reaper.Exit) {
 		}
 		return
 	}
-	s.afterUnexpectedExit(code == 0 && sig == "", ex.Time)
+	why := fmt.Sprintf("exited unexpectedly (code %d)", code)
+	if sig != "" {
+		why = fmt.Sprintf("exited unexpectedly (signal %s)", sig)
+	}
+	s.afterUnexpectedExit(code == 0 && sig == "", ex.Time, why)
 }
 
-func (s *Supervisor) afterUnexpectedExit(success bool, at time.Time) {
+func (s *Supervisor) afterUnexpectedExit(success bool, at time.Time, why string) {
 	policy := s.cfg.Restart.Policy
 	if policy == runtimeconfig.RestartNever || (policy == runtimeconfig.RestartOnFailure && success) {
 		s.set(func(st *Status) {
 			st.State = StateExited
-			st.Message = fmt.Sprintf("exited; restart policy %s: not restarting", policy)
+			st.Message = fmt.Sprintf("%s; restart policy %s: not restarting", why, policy)
 		})
 		return
 	}
@@ -426,11 +431,7 @@ func (s *Supervisor) afterUnexpectedExit(success bool, at time.Time) {
 	s.log.Info("the process exited unexpectedly; restarting it after a backoff", "backoff", d.String(), "consecutiveFailures", s.failures)
 	s.set(func(st *Status) {
 		st.State, st.Backoff = StateBackoff, d
-		msg := fmt.Sprintf("exited unexpectedly (code %d", st.LastExitCode)
-		if st.LastExitSignal != "" {
-			msg = fmt.Sprintf("exited unexpectedly (signal %s", st.LastExitSignal)
-		}
-		st.Message = fmt.Sprintf("%s); restarting in %s", msg, d)
+		st.Message = fmt.Sprintf("%s; restarting in %s", why, d)
 	})
 	s.backoff = time.NewTimer(d)
 }
