@@ -153,7 +153,11 @@ func report(name string) (statusreport.Report, error) {
 	if !ok {
 		return statusreport.Report{}, fmt.Errorf("pod %s has no report yet", name)
 	}
-	return statusreport.Parse(s)
+	r, err := statusreport.Parse([]byte(s))
+	if err != nil {
+		return statusreport.Report{}, err
+	}
+	return *r, nil
 }
 
 func waitRole(t *testing.T, name, role string, healthy bool, detail string) statusreport.Report {
@@ -282,7 +286,7 @@ func TestTheAgentCanWriteOnlyItsOwnPod(t *testing.T) {
 // the report already on the Pod.
 func TestSequenceContinuesAfterARestart(t *testing.T) {
 	client := pod(t, "seq-0")
-	prev, _ := statusreport.Report{Role: "primary", Healthy: true, Sequence: 41, Timestamp: time.Now()}.Marshal()
+	prev, _ := (&statusreport.Report{Role: "primary", Healthy: true, Sequence: 41, Timestamp: time.Now()}).Marshal()
 	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, v1alpha1.AnnotationStatusReport, prev)
 	ctx := context.Background()
 	if _, err := client.CoreV1().Pods("default").Patch(ctx, "seq-0", types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {

@@ -124,7 +124,7 @@ func (s *Service) Status(context.Context, *agentv1.StatusRequest) (*agentv1.Stat
 		}
 		return nil, status.Errorf(codes.Unavailable, "reading the report: %v", err)
 	}
-	r, err := statusreport.Parse(string(data))
+	r, err := statusreport.Parse(data)
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "the report file is not a valid report: %v", err)
 	}

@@ -154,7 +154,10 @@ func TestStatusReadsTheStatusAgentsReport(t *testing.T) {
 	if r, err := c.Status(ctx, &agentv1.StatusRequest{}); err != nil || r.GetRole() != statusreport.RoleUnknown {
 		t.Errorf("no report yet: %v, %v", r, err)
 	}
-	rep, _ := statusreport.Report{Role: "primary", Healthy: true, Details: map[string]string{"lsn": "0/1"}, Timestamp: time.Now()}.Marshal()
+	rep, err := (&statusreport.Report{Role: "primary", Healthy: true, Details: map[string]string{"lsn": "0/1"}, Timestamp: time.Now(), Sequence: 1}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(file, []byte(rep), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,7 @@ func (a *Agent) Step(ctx context.Context, now time.Time) {
 		a.o.Log.Error(err, "could not publish the status report; retrying", "retryIn", delay.String(), "failures", a.failures, "role", r.Role, "healthy", r.Healthy)
 		return
 	}
-	changed := a.last == nil || !a.last.SameState(written)
+	changed := a.last == nil || !sameState(*a.last, written)
 	if changed {
 		a.o.Log.Info("published a new role or health", "role", written.Role, "healthy", written.Healthy, "reason", written.Reason, "sequence", written.Sequence)
 	} else {
@@ -125,7 +125,7 @@ func (a *Agent) due(r statusreport.Report, now time.Time) bool {
 	if now.Before(a.next) {
 		return false
 	}
-	if a.last == nil || !a.last.SameState(r) {
+	if a.last == nil || !sameState(*a.last, r) {
 		return true
 	}
 	return now.Sub(a.lastWrite) >= a.o.Probe.Heartbeat.Duration
@@ -146,3 +146,7 @@ func (a *Agent) writeFile(r statusreport.Report) {
 		a.o.Log.Error(err, "could not write the report file", "file", a.o.ReportFile)
 	}
 }
+
+// sameState says whether two reports agree on role and health: a change is
+// written at once, otherwise only as a heartbeat.
+func sameState(a, b statusreport.Report) bool { return a.Role == b.Role && a.Healthy == b.Healthy }

@@ -18,7 +18,7 @@ import (
 
 // recorder is a Publisher that keeps what it is given and fails on demand.
 type recorder struct {
-	seq  int64
+	seq  uint64
 	got  []statusreport.Report
 	fail bool
 }

@@ -150,7 +150,7 @@ func (e *Evaluator) Report(output []byte, probeErr error) statusreport.Report {
 }
 
 func unhealthy(role, reason string, details map[string]string) statusreport.Report {
-	return statusreport.Report{Role: role, Healthy: false, Reason: clip(reason, statusreport.MaxReasonBytes), Details: details}
+	return statusreport.Report{Role: role, Healthy: false, Reason: clip(reason, statusreport.MaxReason), Details: details}
 }
 
 // details copies the configured fields (all, when none are configured),
@@ -168,13 +168,13 @@ func (e *Evaluator) details(fields map[string]string) map[string]string {
 	size := 0
 	for _, k := range keys {
 		v, ok := fields[k]
-		if !ok || k == "" || len(k) > statusreport.MaxKeyLength || !utf8.ValidString(k) {
+		if !ok || k == "" || len(k) > statusreport.MaxDetailKey || !utf8.ValidString(k) {
 			continue
 		}
 		if len(out) == statusreport.MaxDetails {
 			break
 		}
-		v = clip(v, statusreport.MaxValueLength)
+		v = clip(v, statusreport.MaxDetailValue)
 		ek, _ := json.Marshal(k)
 		ev, _ := json.Marshal(v)
 		if size += len(ek) + len(ev) + 2; size > statusreport.MaxDetailsBytes {

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/plinth-io/plinth/apis/statusreport"
@@ -98,7 +99,7 @@ func TestProbeFailureIsAReportNotACrash(t *testing.T) {
 	if r.Healthy || r.Role != statusreport.RoleUnknown || !strings.Contains(r.Reason, "Could not connect") {
 		t.Errorf("report %+v", r)
 	}
-	if _, err := r.Marshal(); err != nil {
+	if _, err := publishable(r); err != nil {
 		t.Errorf("an unhealthy report must be publishable: %v", err)
 	}
 	for _, out := range []string{"", "role:\n", "role: has spaces\n", "role:" + strings.Repeat("r", 100)} {
@@ -118,11 +119,11 @@ func TestDetailsAreBounded(t *testing.T) {
 	}
 	b.WriteString(strings.Repeat("k", 100) + ":v\n")
 	r := e.Report([]byte(b.String()), nil)
-	if _, err := r.Marshal(); err != nil {
+	if _, err := publishable(r); err != nil {
 		t.Fatalf("bounded report does not marshal: %v", err)
 	}
 	for k, v := range r.Details {
-		if len(v) > statusreport.MaxValueLength || !utf8.ValidString(v) {
+		if len(v) > statusreport.MaxDetailValue || !utf8.ValidString(v) {
 			t.Errorf("details[%s] is %d bytes or invalid UTF-8", k, len(v))
 		}
 	}
@@ -141,8 +142,15 @@ func FuzzReport(f *testing.F) {
 			doc = "parser: regex\nregex: '(?P<role>\\w+)\\s+(?P<off>\\d*)'\n"
 		}
 		r := eval(t, doc).Report(out, nil)
-		if _, err := r.Marshal(); err != nil {
+		if _, err := publishable(r); err != nil {
 			t.Fatalf("report of %q does not marshal: %v", out, err)
 		}
 	})
+}
+
+// publishable marshals r as the publisher would, once it has stamped the
+// timestamp and sequence that Evaluate leaves to it.
+func publishable(r statusreport.Report) ([]byte, error) {
+	r.Timestamp, r.Sequence = time.Now(), 1
+	return r.Marshal()
 }

@@ -24,7 +24,7 @@ type Publisher struct {
 	name      string
 	log       logr.Logger
 
-	seq      int64
+	seq      uint64
 	seqKnown bool
 }
 
@@ -43,7 +43,7 @@ func (p *Publisher) Publish(ctx context.Context, r statusreport.Report) (statusr
 			return r, fmt.Errorf("reading pod %s/%s: %w", p.namespace, p.name, err)
 		}
 		if s, ok := pod.Annotations[v1alpha1.AnnotationStatusReport]; ok {
-			if prev, err := statusreport.Parse(s); err == nil {
+			if prev, err := statusreport.Parse([]byte(s)); err == nil {
 				p.seq = prev.Sequence
 			} else {
 				p.log.Info("the pod's previous report is unreadable; the sequence starts again from 1", "error", err.Error())
@@ -57,7 +57,7 @@ func (p *Publisher) Publish(ctx context.Context, r statusreport.Report) (statusr
 	if err != nil {
 		return r, err
 	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{v1alpha1.AnnotationStatusReport: value}}})
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{v1alpha1.AnnotationStatusReport: string(value)}}})
 	if err != nil {
 		return r, err
 	}

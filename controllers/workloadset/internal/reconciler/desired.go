@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
-	"github.com/plinth-io/plinth/pkg/statusreport"
+	"github.com/plinth-io/plinth/apis/statusreport"
 )
 
 // managedByValue is the value of app.kubernetes.io/managed-by on every child.

@@ -27,7 +27,15 @@ const (
 	MaxReason = 256
 	// MaxSequence is the largest sequence number (readers store it as int64).
 	MaxSequence = math.MaxInt64
+	// MaxDetailsBytes bounds the encoded details, so that a report with
+	// every other field at its limit still fits in MaxSize. Writers drop
+	// details beyond it.
+	MaxDetailsBytes = 3 << 10
 )
+
+// RoleUnknown is the role of a member whose probe fails or gives no usable
+// role (the same value as v1alpha1.RoleUnknown).
+const RoleUnknown = "unknown"
 
 // Errors wrapped by Parse and Validate; match them with errors.Is.
 var (
