@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
+	"github.com/plinth-io/plinth/internal/naming"
 	"github.com/plinth-io/plinth/pkg/statusreport"
 )
 
@@ -21,12 +22,12 @@ const managedByValue = "plinth"
 
 // podName is the stable name of the pod with the given ordinal.
 func podName(ws *plinthv1.WorkloadSet, ordinal int) string {
-	return ws.Name + "-" + strconv.Itoa(ordinal)
+	return naming.Pod(ws.Name, int32(ordinal))
 }
 
 // pvcName is the stable name of a pod's claim from the template tpl.
 func pvcName(tpl, pod string) string {
-	return tpl + "-" + pod
+	return naming.PVC(tpl, pod)
 }
 
 // ordinalOf returns the ordinal encoded in a child pod's name, or false.
