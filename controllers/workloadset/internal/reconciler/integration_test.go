@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 )
@@ -151,6 +152,18 @@ func TestDeletedPodComesBackWithTheSamePVC(t *testing.T) {
 		return ok && p.UID != old.UID, "not recreated yet"
 	})
 	h.assertMounts(fresh, pvc)
+
+	// An evicted pod (phase Failed) never runs again: it is replaced too.
+	patch := client.MergeFrom(fresh.DeepCopy())
+	fresh.Status.Phase, fresh.Status.Reason = corev1.PodFailed, "Evicted"
+	if err := h.c.Status().Patch(h.ctx, fresh, patch); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("evicted r-0 replaced", func() (bool, string) {
+		p, ok := h.pod("r-0")
+		return ok && p.UID != fresh.UID && p.UID != old.UID, "not replaced yet"
+	})
+	h.assertMounts(h.waitPod("r-0"), pvc)
 }
 
 func TestStatusReportsAreUntrusted(t *testing.T) {

@@ -144,6 +144,7 @@ func TestValidate(t *testing.T) {
 	}
 	for name, mutate := range map[string]func(*plinthv1.WorkloadSet){
 		"long name":     func(ws *plinthv1.WorkloadSet) { ws.Name = strings.Repeat("a", 62) },
+		"dotted name":   func(ws *plinthv1.WorkloadSet) { ws.Name = "redis.main" },
 		"no containers": func(ws *plinthv1.WorkloadSet) { ws.Spec.Template.Spec.Containers = nil },
 		"two writable": func(ws *plinthv1.WorkloadSet) {
 			ws.Spec.Roles = []plinthv1.RoleSpec{{Name: "a", Writable: true}, {Name: "b", Writable: true}}

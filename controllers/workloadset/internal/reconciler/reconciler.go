@@ -188,6 +188,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 		r.syncFinalizer,
 		r.ensurePVCs,
 		r.expandVolumes,
+		r.replaceFailedPods,
 		r.scaleIn,
 		r.createPods,
 		r.deleteReleasedPVCs,
@@ -283,17 +284,20 @@ func (r *Reconciler) syncFinalizer(ctx context.Context, s *scope) (bool, error) 
 	if want == controllerutil.ContainsFinalizer(s.ws, plinthv1.FinalizerWorkloadSetPVCs) {
 		return false, nil
 	}
-	orig := s.ws.DeepCopy()
+	// Patch a copy: the response would overwrite the status gathered so far.
+	obj := s.ws.DeepCopy()
+	orig := obj.DeepCopy()
 	if want {
 		s.log.Info("adding the PVC finalizer (pvcRetention.whenDeleted is Delete)")
-		controllerutil.AddFinalizer(s.ws, plinthv1.FinalizerWorkloadSetPVCs)
+		controllerutil.AddFinalizer(obj, plinthv1.FinalizerWorkloadSetPVCs)
 	} else {
 		s.log.Info("removing the PVC finalizer (pvcRetention.whenDeleted is Retain)")
-		controllerutil.RemoveFinalizer(s.ws, plinthv1.FinalizerWorkloadSetPVCs)
+		controllerutil.RemoveFinalizer(obj, plinthv1.FinalizerWorkloadSetPVCs)
 	}
-	if err := r.client.Patch(ctx, s.ws, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+	if err := r.client.Patch(ctx, obj, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 		return false, fmt.Errorf("updating finalizers: %w", err)
 	}
+	s.ws.Finalizers, s.ws.ResourceVersion = obj.Finalizers, obj.ResourceVersion
 	return false, nil
 }
 
@@ -350,6 +354,23 @@ func (r *Reconciler) ensurePVCs(ctx context.Context, s *scope) (bool, error) {
 			}
 			s.pvcs[want.Name] = want
 		}
+	}
+	return false, nil
+}
+
+// replaceFailedPods deletes pods that ended (Failed, for example evicted
+// under node pressure, or Succeeded): a pod never leaves those phases, so it
+// is deleted and createPods makes it again with the same name and PVCs.
+func (r *Reconciler) replaceFailedPods(ctx context.Context, s *scope) (bool, error) {
+	for _, pod := range s.pods {
+		if pod.DeletionTimestamp != nil || (pod.Status.Phase != corev1.PodFailed && pod.Status.Phase != corev1.PodSucceeded) {
+			continue
+		}
+		s.log.Info("deleting a pod that has ended, to recreate it", "pod", pod.Name, "phase", pod.Status.Phase, "reason", pod.Status.Reason)
+		if err := r.deletePod(ctx, pod); err != nil {
+			return false, err
+		}
+		s.progressing("replacing pod %s, which ended (%s)", pod.Name, pod.Status.Phase)
 	}
 	return false, nil
 }
@@ -424,10 +445,16 @@ func (r *Reconciler) createPods(ctx context.Context, s *scope) (bool, error) {
 		}
 		r.images.PodSpec(&want.Spec)
 		s.log.Info("creating a pod", "pod", want.Name, "revision", s.rev)
-		if err := r.client.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
-			return false, fmt.Errorf("creating pod %s: %w", want.Name, err)
+		if err := r.client.Create(ctx, want); err != nil {
+			if !apierrors.IsAlreadyExists(err) {
+				return false, fmt.Errorf("creating pod %s: %w", want.Name, err)
+			}
+			// Our cache may be behind, or someone else's pod has the name.
+			s.progressing("pod %s already exists but is not (yet) seen as controlled by this WorkloadSet", want.Name)
+			s.requeueAfter(waitForTerminatingRecheck)
+		} else {
+			s.progressing("creating pod %s", want.Name)
 		}
-		s.progressing("creating pod %s", want.Name)
 		if ordered {
 			return false, nil
 		}

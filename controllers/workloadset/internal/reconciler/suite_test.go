@@ -224,9 +224,10 @@ func (h *harness) waitPod(name string) *corev1.Pod {
 func (h *harness) markReady(name string) {
 	h.t.Helper()
 	pod := h.waitPod(name)
+	patch := client.MergeFrom(pod.DeepCopy())
 	pod.Status.Phase = corev1.PodRunning
 	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()}}
-	if err := h.c.Status().Update(h.ctx, pod); err != nil {
+	if err := h.c.Status().Patch(h.ctx, pod, patch); err != nil {
 		h.t.Fatalf("marking %s ready: %v", name, err)
 	}
 }
@@ -308,10 +309,11 @@ func (h *harness) bindPVC(name, capacity string) {
 		pvc = p
 		return ok, "it does not exist"
 	})
+	patch := client.MergeFrom(pvc.DeepCopy())
 	pvc.Status.Phase = corev1.ClaimBound
 	pvc.Status.AccessModes = pvc.Spec.AccessModes
 	pvc.Status.Capacity = corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(capacity)}
-	if err := h.c.Status().Update(h.ctx, pvc); err != nil {
+	if err := h.c.Status().Patch(h.ctx, pvc, patch); err != nil {
 		h.t.Fatalf("binding %s: %v", name, err)
 	}
 }
