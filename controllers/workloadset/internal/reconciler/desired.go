@@ -11,9 +11,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/apis/statusreport"
+	"github.com/plinth-io/plinth/internal/naming"
 )
 
 // managedByValue is the value of app.kubernetes.io/managed-by on every child.
@@ -21,12 +23,12 @@ const managedByValue = "plinth"
 
 // podName is the stable name of the pod with the given ordinal.
 func podName(ws *plinthv1.WorkloadSet, ordinal int) string {
-	return ws.Name + "-" + strconv.Itoa(ordinal)
+	return naming.Pod(ws.Name, int32(ordinal))
 }
 
 // pvcName is the stable name of a pod's claim from the template tpl.
 func pvcName(tpl, pod string) string {
-	return tpl + "-" + pod
+	return naming.PVC(tpl, pod)
 }
 
 // ordinalOf returns the ordinal encoded in a child pod's name, or false.
@@ -152,10 +154,8 @@ func desiredPVC(ws *plinthv1.WorkloadSet, vct *plinthv1.VolumeClaimTemplate, ord
 // and PVC name limits, roles, a non-empty template.
 func validate(ws *plinthv1.WorkloadSet) error {
 	var problems []string
-	if ws.Spec.Replicas > 0 {
-		if longest := podName(ws, int(ws.Spec.Replicas)-1); len(longest) > 63 {
-			problems = append(problems, fmt.Sprintf("pod name %q is longer than 63 characters (a hostname): shorten the WorkloadSet name", longest))
-		}
+	if longest := podName(ws, max(int(ws.Spec.Replicas)-1, 0)); len(validation.IsDNS1123Label(longest)) > 0 {
+		problems = append(problems, fmt.Sprintf("pod name %q is not a DNS label (at most 63 lower-case letters, digits and '-'), which a hostname must be: shorten or rename the WorkloadSet", longest))
 	}
 	if len(ws.Name) > 63 {
 		problems = append(problems, "the name is longer than 63 characters and cannot be a label value")

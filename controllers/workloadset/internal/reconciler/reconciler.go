@@ -17,10 +17,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
@@ -97,7 +99,9 @@ func SetupWithManager(mgr ctrl.Manager, cfg Config) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("workloadset").
-		For(&plinthv1.WorkloadSet{}).
+		// Our own status writes need no reconcile; spec changes and
+		// deletion (which bumps the generation of a custom resource) do.
+		For(&plinthv1.WorkloadSet{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&corev1.Pod{}).
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(pvcToWorkloadSet)).
 		WithOptions(cfg.Controller).
@@ -188,6 +192,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 		r.syncFinalizer,
 		r.ensurePVCs,
 		r.expandVolumes,
+		r.replaceFailedPods,
 		r.scaleIn,
 		r.createPods,
 		r.deleteReleasedPVCs,
@@ -283,17 +288,20 @@ func (r *Reconciler) syncFinalizer(ctx context.Context, s *scope) (bool, error) 
 	if want == controllerutil.ContainsFinalizer(s.ws, plinthv1.FinalizerWorkloadSetPVCs) {
 		return false, nil
 	}
-	orig := s.ws.DeepCopy()
+	// Patch a copy: the response would overwrite the status gathered so far.
+	obj := s.ws.DeepCopy()
+	orig := obj.DeepCopy()
 	if want {
 		s.log.Info("adding the PVC finalizer (pvcRetention.whenDeleted is Delete)")
-		controllerutil.AddFinalizer(s.ws, plinthv1.FinalizerWorkloadSetPVCs)
+		controllerutil.AddFinalizer(obj, plinthv1.FinalizerWorkloadSetPVCs)
 	} else {
 		s.log.Info("removing the PVC finalizer (pvcRetention.whenDeleted is Retain)")
-		controllerutil.RemoveFinalizer(s.ws, plinthv1.FinalizerWorkloadSetPVCs)
+		controllerutil.RemoveFinalizer(obj, plinthv1.FinalizerWorkloadSetPVCs)
 	}
-	if err := r.client.Patch(ctx, s.ws, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+	if err := r.client.Patch(ctx, obj, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 		return false, fmt.Errorf("updating finalizers: %w", err)
 	}
+	s.ws.Finalizers, s.ws.ResourceVersion = obj.Finalizers, obj.ResourceVersion
 	return false, nil
 }
 
@@ -350,6 +358,23 @@ func (r *Reconciler) ensurePVCs(ctx context.Context, s *scope) (bool, error) {
 			}
 			s.pvcs[want.Name] = want
 		}
+	}
+	return false, nil
+}
+
+// replaceFailedPods deletes pods that ended (Failed, for example evicted
+// under node pressure, or Succeeded): a pod never leaves those phases, so it
+// is deleted and createPods makes it again with the same name and PVCs.
+func (r *Reconciler) replaceFailedPods(ctx context.Context, s *scope) (bool, error) {
+	for _, pod := range s.pods {
+		if pod.DeletionTimestamp != nil || (pod.Status.Phase != corev1.PodFailed && pod.Status.Phase != corev1.PodSucceeded) {
+			continue
+		}
+		s.log.Info("deleting a pod that has ended, to recreate it", "pod", pod.Name, "phase", pod.Status.Phase, "reason", pod.Status.Reason)
+		if err := r.deletePod(ctx, pod); err != nil {
+			return false, err
+		}
+		s.progressing("replacing pod %s, which ended (%s)", pod.Name, pod.Status.Phase)
 	}
 	return false, nil
 }
@@ -424,10 +449,16 @@ func (r *Reconciler) createPods(ctx context.Context, s *scope) (bool, error) {
 		}
 		r.images.PodSpec(&want.Spec)
 		s.log.Info("creating a pod", "pod", want.Name, "revision", s.rev)
-		if err := r.client.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
-			return false, fmt.Errorf("creating pod %s: %w", want.Name, err)
+		if err := r.client.Create(ctx, want); err != nil {
+			if !apierrors.IsAlreadyExists(err) {
+				return false, fmt.Errorf("creating pod %s: %w", want.Name, err)
+			}
+			// Our cache may be behind, or someone else's pod has the name.
+			s.progressing("pod %s already exists but is not (yet) seen as controlled by this WorkloadSet", want.Name)
+			s.requeueAfter(waitForTerminatingRecheck)
+		} else {
+			s.progressing("creating pod %s", want.Name)
 		}
-		s.progressing("creating pod %s", want.Name)
 		if ordered {
 			return false, nil
 		}
