@@ -45,7 +45,9 @@ func (hg *hang) intercept(next reconcile.Reconciler) reconcile.Reconciler {
 func (h *harness) createAndWaitForOthers(n int) {
 	h.t.Helper()
 	began := time.Now()
-	defer func() { h.t.Logf("%d WorkloadSets created and given their pod in %s (informational)", n, time.Since(began).Round(time.Millisecond)) }()
+	defer func() {
+		h.t.Logf("%d WorkloadSets created and given their pod in %s (informational)", n, time.Since(began).Round(time.Millisecond))
+	}()
 	for i := range n {
 		h.workloadSet(fmt.Sprintf("ok-%d", i), 1, nil)
 	}

@@ -20,10 +20,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/plinth-io/plinth/apis/statusreport"
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/internal/ctrlmanager"
 	"github.com/plinth-io/plinth/internal/testenv"
-	"github.com/plinth-io/plinth/pkg/statusreport"
 )
 
 var env *testenv.Env
