@@ -1,0 +1,577 @@
+package pluginregistry
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"cuelang.org/go/cue"
+	"github.com/Masterminds/semver/v3"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"sigs.k8s.io/yaml"
+)
+
+// checker runs the cross-document checks of a schema-valid plugin version.
+type checker struct {
+	pv   *PluginVersion
+	docs map[Part]*document
+	ctx  *cue.Context
+	p    *problems
+}
+
+func newChecker(pv *PluginVersion, docs map[Part]*document, ctx *cue.Context, p *problems) *checker {
+	return &checker{pv: pv, docs: docs, ctx: ctx, p: p}
+}
+
+func (c *checker) run() {
+	c.manifest()
+	c.components()
+	c.podTemplates()
+	c.params()
+	c.operations()
+}
+
+func (c *checker) add(part Part, path, format string, args ...any) {
+	c.p.add(c.docs[part], path, format, args...)
+}
+
+func (c *checker) manifest() {
+	m := c.pv.Manifest
+	self, err := semver.StrictNewVersion(strings.TrimPrefix(m.Version, "v"))
+	if err != nil {
+		c.add(PartManifest, "version", "%q is not a semantic version: expected vMAJOR.MINOR.PATCH, for example v1.0.0", m.Version)
+	}
+	seen := map[string]bool{}
+	for i, sv := range m.SupportedVersions {
+		path := joinIndex("supported-versions", i)
+		if seen[sv.Version] {
+			c.add(PartManifest, path+".version", "middleware version %q is listed twice", sv.Version)
+		}
+		seen[sv.Version] = true
+	}
+	for i, sv := range m.SupportedVersions {
+		for j, f := range sv.UpgradeFrom {
+			if !seen[f] {
+				c.add(PartManifest, joinIndex(joinIndex("supported-versions", i)+".upgrade-from", j),
+					"%q is not a supported version: expected one of %s", f, supportedList(c.pv))
+			}
+		}
+	}
+	if m.DefaultVersion != "" && !seen[m.DefaultVersion] {
+		c.add(PartManifest, "default-version", "%q is not one of the supported-versions (%s)", m.DefaultVersion, supportedList(c.pv))
+	}
+	for i, entry := range m.AllowedUpgradeFrom {
+		path := joinIndex("allowed-upgrade-from", i)
+		if v, err := semver.StrictNewVersion(strings.TrimPrefix(entry, "v")); err == nil {
+			if self != nil && !v.LessThan(self) {
+				c.add(PartManifest, path, "%q is not lower than this version %s: upgrades only go forward", entry, m.Version)
+			}
+			continue
+		}
+		if _, err := semver.NewConstraint(entry); err != nil {
+			c.add(PartManifest, path, "%q is neither a version (v1.0.0) nor a semver constraint (>= v1.0.0, < v1.1.0): %v", entry, err)
+		}
+	}
+}
+
+func (c *checker) components() {
+	cs := c.pv.Components
+	defs := map[string]*ComponentDef{}
+	for i := range cs.Components {
+		d := &cs.Components[i]
+		path := joinIndex("components", i)
+		if defs[d.Name] != nil {
+			c.add(PartComponents, path+".name", "component %q is defined twice", d.Name)
+		}
+		defs[d.Name] = d
+		c.checkRange(path+".replicas", d.Replicas)
+		roles := map[string]bool{}
+		for j, r := range d.Roles {
+			if roles[r.Name] {
+				c.add(PartComponents, joinIndex(path+".roles", j), "role %q is declared twice", r.Name)
+			}
+			roles[r.Name] = true
+		}
+		ports := map[string]bool{}
+		for j, pt := range d.Ports {
+			if ports[pt.Name] {
+				c.add(PartComponents, joinIndex(path+".ports", j), "port %q is declared twice", pt.Name)
+			}
+			ports[pt.Name] = true
+		}
+		vols := map[string]bool{}
+		for j, v := range d.Volumes {
+			if vols[v.Name] {
+				c.add(PartComponents, joinIndex(path+".volumes", j), "volume %q is declared twice", v.Name)
+			}
+			vols[v.Name] = true
+			if v.Persistent && v.DefaultSize == "" {
+				c.add(PartComponents, joinIndex(path+".volumes", j)+".default-size", "a persistent volume needs a default-size, for example 1Gi")
+			}
+			if v.DefaultSize != "" {
+				if _, err := resource.ParseQuantity(v.DefaultSize); err != nil {
+					c.add(PartComponents, joinIndex(path+".volumes", j)+".default-size", "%q is not a quantity: %v", v.DefaultSize, err)
+				}
+			}
+		}
+		for j, s := range d.Services {
+			sp := joinIndex(path+".services", j)
+			for k, pn := range s.Ports {
+				if !ports[pn] {
+					c.add(PartComponents, joinIndex(sp+".ports", k), "port %q is not a port of component %s: expected one of %s", pn, d.Name, names(d.Ports, func(p Port) string { return p.Name }))
+				}
+			}
+			if s.Role != "" && !roles[s.Role] {
+				c.add(PartComponents, sp+".role", "role %q is not a role of component %s: expected one of %s", s.Role, d.Name, names(d.Roles, func(r Role) string { return r.Name }))
+			}
+		}
+		if !c.hasPodTemplate(d.PodTemplate) {
+			c.add(PartComponents, path+".podtemplate", "pod template %q does not exist in ConfigMap %s: expected one of %s",
+				d.PodTemplate, c.pv.Manifest.Refs.PodTemplates, names(c.pv.PodTemplates.Templates, func(t PodTemplate) string { return t.Name }))
+		}
+		for v := range d.Images {
+			if !c.supports(v) {
+				c.add(PartComponents, joinKey(path+".images", v), "middleware version %q is not in the manifest's supported-versions (%s)", v, supportedList(c.pv))
+			}
+		}
+		c.checkProbe(path+".status-probe", d, roles)
+		c.checkFailover(path+".failover", d.Failover)
+		for j, a := range d.Actions {
+			if c.pv.Action(a) == nil {
+				c.add(PartComponents, joinIndex(path+".actions", j), "action %q is not declared in the actions of ConfigMap %s", a, c.pv.Manifest.Refs.Operations)
+			}
+		}
+	}
+	topos := map[string]bool{}
+	for i, t := range cs.Topologies {
+		path := joinIndex("topologies", i)
+		if topos[t.Name] {
+			c.add(PartComponents, path+".name", "topology %q is defined twice", t.Name)
+		}
+		topos[t.Name] = true
+		inTopo := map[string]bool{}
+		for j, tc := range t.Components {
+			tp := joinIndex(path+".components", j)
+			if inTopo[tc.Name] {
+				c.add(PartComponents, tp+".name", "component %q appears twice in topology %s", tc.Name, t.Name)
+			}
+			inTopo[tc.Name] = true
+			def := defs[tc.Name]
+			if def == nil {
+				c.add(PartComponents, tp+".name", "unknown component %q in topology %s: expected one of %s", tc.Name, t.Name,
+					names(cs.Components, func(d ComponentDef) string { return d.Name }))
+				continue
+			}
+			if tc.Replicas != nil {
+				c.checkRange(tp+".replicas", *tc.Replicas)
+				if tc.Replicas.Min < def.Replicas.Min || tc.Replicas.Max > def.Replicas.Max {
+					c.add(PartComponents, tp+".replicas", "range %d..%d is outside component %s's range %d..%d", tc.Replicas.Min, tc.Replicas.Max, def.Name, def.Replicas.Min, def.Replicas.Max)
+				}
+			}
+			if tc.Shards != nil {
+				c.checkRange(tp+".shards", *tc.Shards)
+				if tc.Shards.Min < 1 {
+					c.add(PartComponents, tp+".shards.min", "a sharded component needs at least 1 shard")
+				}
+			}
+			c.checkFailover(tp+".failover", tc.Failover)
+			if tc.WorkloadSets == WorkloadSetsPerShard && tc.Shards == nil {
+				c.add(PartComponents, tp+".workloadsets", "per-shard needs a shards range")
+			}
+		}
+	}
+}
+
+func (c *checker) checkFailover(path string, f *Failover) {
+	if f == nil {
+		return
+	}
+	if f.Delay != "" {
+		c.checkDuration(PartComponents, path+".delay", f.Delay)
+	}
+	if f.Template != "" && c.pv.OperationTemplate(f.Template) == nil {
+		c.add(PartComponents, path+".template", "operation template %q does not exist in ConfigMap %s", f.Template, c.pv.Manifest.Refs.Operations)
+	}
+	if f.Policy == FailoverController && f.Template == "" {
+		c.add(PartComponents, path+".template", "policy controller needs the operation template to run, for example Failover")
+	}
+}
+
+func (c *checker) checkRange(path string, r Range) {
+	if r.Min > r.Max {
+		c.add(PartComponents, path, "min %d is greater than max %d: expected min <= max", r.Min, r.Max)
+		return
+	}
+	if r.Default < r.Min || r.Default > r.Max {
+		c.add(PartComponents, path+".default", "default %d is outside %d..%d", r.Default, r.Min, r.Max)
+	}
+}
+
+func (c *checker) checkDuration(part Part, path, s string) {
+	if _, err := time.ParseDuration(s); err != nil {
+		c.add(part, path, "%q is not a duration: expected for example 30s", s)
+	}
+}
+
+func (c *checker) checkProbe(path string, d *ComponentDef, roles map[string]bool) {
+	pr := d.StatusProbe
+	c.checkDuration(PartComponents, path+".interval", pr.Interval)
+	c.checkDuration(PartComponents, path+".timeout", pr.Timeout)
+	switch pr.Parser.Type {
+	case ParserRegex:
+		re, err := regexp.Compile(pr.Parser.Pattern)
+		switch {
+		case pr.Parser.Pattern == "":
+			c.add(PartComponents, path+".parser.pattern", "the regex parser needs a pattern with named groups")
+		case err != nil:
+			c.add(PartComponents, path+".parser.pattern", "the pattern does not compile: %v", err)
+		default:
+			groups := map[string]bool{}
+			for _, n := range re.SubexpNames() {
+				groups[n] = n != ""
+			}
+			if !groups[pr.Role.Field] {
+				c.add(PartComponents, path+".role.field", "field %q is not a named group of the pattern", pr.Role.Field)
+			}
+		}
+	default:
+		if pr.Parser.Pattern != "" {
+			c.add(PartComponents, path+".parser.pattern", "pattern is only used by the regex parser")
+		}
+	}
+	for k, role := range pr.Role.Map {
+		if !roles[role] {
+			c.add(PartComponents, joinKey(path+".role.map", k), "maps to %q, which is not a role of component %s: expected one of %s", role, d.Name, names(d.Roles, func(r Role) string { return r.Name }))
+		}
+	}
+	if pr.Role.Default != "" && pr.Role.Default != "unknown" && !roles[pr.Role.Default] {
+		c.add(PartComponents, path+".role.default", "%q is not a role of component %s", pr.Role.Default, d.Name)
+	}
+	ctx := c.sampleContext(d.Name)
+	for i, arg := range pr.Command {
+		if _, err := Render("status-probe", arg, ctx); err != nil {
+			c.add(PartComponents, joinIndex(path+".command", i), "%v", err)
+		}
+	}
+}
+
+func (c *checker) hasPodTemplate(name string) bool {
+	for _, t := range c.pv.PodTemplates.Templates {
+		if t.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *checker) supports(v string) bool {
+	for _, sv := range c.pv.Manifest.SupportedVersions {
+		if sv.Version == v {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *checker) podTemplates() {
+	seen := map[string]bool{}
+	for i, t := range c.pv.PodTemplates.Templates {
+		path := joinIndex("templates", i)
+		if seen[t.Name] {
+			c.add(PartPodTemplates, path+".name", "pod template %q is defined twice", t.Name)
+		}
+		seen[t.Name] = true
+		if _, err := ParseTemplate(t.Name, t.Template); err != nil {
+			c.add(PartPodTemplates, path+".template", "%v", cleanTemplateError(err))
+			continue
+		}
+		// Render it for every component that uses it, with that
+		// component's defaults, so placeholders are checked.
+		for _, d := range c.pv.Components.Components {
+			if d.PodTemplate != t.Name {
+				continue
+			}
+			if _, err := renderPodTemplate(&c.pv.PodTemplates.Templates[i], c.sampleContext(d.Name)); err != nil {
+				c.add(PartPodTemplates, path+".template", "rendering for component %s: %v", d.Name, err)
+			}
+		}
+	}
+}
+
+func (c *checker) params() {
+	seen := map[string]bool{}
+	for i, cp := range c.pv.Params.Components {
+		path := joinIndex("components", i)
+		if seen[cp.Component] {
+			c.add(PartParams, path+".component", "component %q has two parameter blocks", cp.Component)
+		}
+		seen[cp.Component] = true
+		if c.pv.Component(cp.Component) == nil {
+			c.add(PartParams, path+".component", "unknown component %q: expected one of %s", cp.Component,
+				names(c.pv.Components.Components, func(d ComponentDef) string { return d.Name }))
+			continue
+		}
+		c.checkParameters(PartParams, path+".parameters", cp.Parameters, true)
+		files := map[string]bool{}
+		for j, f := range cp.ConfigFiles {
+			fp := joinIndex(path+".config-files", j)
+			if files[f.Name] {
+				c.add(PartParams, fp+".name", "config file %q is declared twice", f.Name)
+			}
+			files[f.Name] = true
+			if _, err := Render(f.Name, f.Template, c.sampleContext(cp.Component)); err != nil {
+				c.add(PartParams, fp+".template", "%v", err)
+			}
+		}
+	}
+}
+
+// checkParameters checks declarations and that every default satisfies its
+// own type and constraint.
+func (c *checker) checkParameters(part Part, path string, ps []Parameter, middleware bool) {
+	seen := map[string]bool{}
+	for i, p := range ps {
+		pp := joinIndex(path, i)
+		if seen[p.Name] {
+			c.add(part, pp+".name", "parameter %q is declared twice", p.Name)
+		}
+		seen[p.Name] = true
+		if p.Type == TypeEnum && len(p.Values) == 0 {
+			c.add(part, pp+".values", "an enum needs its allowed values")
+		}
+		if p.Type != TypeEnum && len(p.Values) > 0 {
+			c.add(part, pp+".values", "values are only used by type enum (this is %s): use a constraint instead", p.Type)
+		}
+		if p.Pattern != "" {
+			if _, err := regexp.Compile(p.Pattern); err != nil {
+				c.add(part, pp+".pattern", "the pattern does not compile: %v", err)
+			}
+		}
+		if p.Constraint != "" {
+			if v := c.ctx.CompileString(p.Constraint); v.Err() != nil {
+				c.add(part, pp+".constraint", "not a valid CUE expression: %s", oneLine(v.Err()))
+				continue
+			}
+		}
+		if p.Dynamic && !middleware {
+			c.add(part, pp+".dynamic", "dynamic only applies to middleware parameters")
+		}
+		if p.Default != nil {
+			if err := checkValue(c.ctx, p, *p.Default); err != nil {
+				c.add(part, pp+".default", "the default is invalid: %v", err)
+			}
+			if p.Required {
+				c.add(part, pp+".required", "a required parameter cannot have a default")
+			}
+		}
+	}
+}
+
+var (
+	grpcMethods = map[string][]string{
+		TargetOpsAgent: {"Execute", "Status"},
+		TargetProcmgr:  {"Status", "Start", "Stop", "Restart", "Reload", "Signal"},
+	}
+)
+
+func (c *checker) operations() {
+	ops := c.pv.Operations
+	actions := map[string]bool{}
+	for i, a := range ops.Actions {
+		path := joinIndex("actions", i)
+		if actions[a.Name] {
+			c.add(PartOperations, path+".name", "action %q is declared twice", a.Name)
+		}
+		actions[a.Name] = true
+		c.checkDuration(PartOperations, path+".timeout", a.Timeout)
+		c.checkParameters(PartOperations, path+".parameters", a.Parameters, false)
+		// Render the argv in the context of every component serving it.
+		users := []string{}
+		for _, d := range c.pv.Components.Components {
+			for _, name := range d.Actions {
+				if name == a.Name {
+					users = append(users, d.Name)
+				}
+			}
+		}
+		if len(users) == 0 {
+			users = append(users, "")
+		}
+		for _, comp := range users {
+			ctx := c.sampleContext(comp)
+			ctx.Args = sampleArgs(a.Parameters)
+			for j, arg := range a.Command {
+				if _, err := Render(a.Name, arg, ctx); err != nil {
+					c.add(PartOperations, joinIndex(path+".command", j), "%v", err)
+				}
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for i, t := range ops.Templates {
+		path := joinIndex("templates", i)
+		if seen[t.Name] {
+			c.add(PartOperations, path+".name", "operation template %q is defined twice", t.Name)
+		}
+		seen[t.Name] = true
+		if t.Timeout != "" {
+			c.checkDuration(PartOperations, path+".timeout", t.Timeout)
+		}
+		c.checkParameters(PartOperations, path+".parameters", t.Parameters, false)
+		steps := map[string]bool{}
+		for j, st := range t.Steps {
+			sp := joinIndex(path+".steps", j)
+			if steps[st.Name] {
+				c.add(PartOperations, sp+".name", "step %q appears twice in %s: step names must be unique (they key the Operation's status)", st.Name, t.Name)
+			}
+			steps[st.Name] = true
+			c.checkStep(sp, st, t)
+		}
+	}
+}
+
+func (c *checker) checkStep(path string, st Step, t OperationTemplate) {
+	c.checkDuration(PartOperations, path+".timeout", st.Timeout)
+	blocks := map[string]bool{StepPatch: st.Patch != nil, StepResource: st.Resource != nil, StepGRPC: st.GRPC != nil, StepWait: st.Wait != nil}
+	for typ, set := range blocks {
+		if typ == st.Type && !set {
+			c.add(PartOperations, path, "a %s step needs a %s block", st.Type, st.Type)
+		}
+		if typ != st.Type && set {
+			c.add(PartOperations, path+"."+typ, "a %s block in a %s step: a step has only the block of its type", typ, st.Type)
+		}
+	}
+	if g := st.GRPC; g != nil && st.Type == StepGRPC {
+		gp := path + ".grpc"
+		ok := false
+		for _, m := range grpcMethods[g.Target] {
+			ok = ok || m == g.Method
+		}
+		if !ok {
+			c.add(PartOperations, gp+".method", "%s has no method %s: expected one of %s", g.Target, g.Method, strings.Join(grpcMethods[g.Target], ", "))
+		}
+		if g.Target == TargetOpsAgent && g.Method == "Execute" {
+			a := c.pv.Action(g.Action)
+			if a == nil {
+				c.add(PartOperations, gp+".action", "action %q is not declared in this ConfigMap's actions", g.Action)
+			} else {
+				declared := map[string]bool{}
+				for _, p := range a.Parameters {
+					declared[p.Name] = true
+					if _, given := g.Args[p.Name]; p.Required && !given {
+						c.add(PartOperations, gp+".args", "action %s needs the argument %q", a.Name, p.Name)
+					}
+				}
+				for k := range g.Args {
+					if !declared[k] {
+						c.add(PartOperations, joinKey(gp+".args", k), "action %s has no parameter %q", a.Name, k)
+					}
+				}
+			}
+		} else if g.Action != "" || len(g.Args) > 0 {
+			c.add(PartOperations, gp+".action", "action and args are only used with target ops-agent, method Execute")
+		}
+		// The selector names a component (possibly a placeholder).
+		if !strings.Contains(g.Selector.Component, "{{") {
+			def := c.pv.Component(g.Selector.Component)
+			if def == nil {
+				c.add(PartOperations, gp+".selector.component", "unknown component %q", g.Selector.Component)
+			} else if g.Selector.Role != "" && !strings.Contains(g.Selector.Role, "{{") {
+				found := false
+				for _, r := range def.Roles {
+					found = found || r.Name == g.Selector.Role
+				}
+				if !found {
+					c.add(PartOperations, gp+".selector.role", "role %q is not a role of component %s", g.Selector.Role, def.Name)
+				}
+			}
+		}
+	}
+	if st.Type == StepPatch && st.Patch != nil && !strings.Contains(st.Patch.Merge, "{{") {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(st.Patch.Merge), &m); err != nil {
+			c.add(PartOperations, path+".patch.merge", "not a YAML mapping: %v", err)
+		}
+	}
+	// Render the step with sample arguments: every placeholder must resolve.
+	ctx := c.sampleContext("")
+	ctx.Args = sampleArgs(t.Parameters)
+	if _, _, err := renderStep(st, ctx); err != nil {
+		c.add(PartOperations, path, "%v", err)
+	}
+}
+
+// sampleContext is the context lint renders templates with: every field set,
+// Params are the component's defaults.
+func (c *checker) sampleContext(component string) *Context {
+	ctx := &Context{
+		Plugin:      PluginRef{Name: c.pv.Manifest.Plugin, Version: c.pv.Manifest.Version},
+		Application: ObjectRef{Name: "sample", Namespace: "default"},
+		Component:   ComponentRef{Name: "sample-" + component, Def: component, Replicas: 3, Shards: 3},
+		WorkloadSet: WorkloadSetRef{Name: "sample-" + component + "-0", Shard: 0, Replicas: 3},
+		Pod:         PodRef{Name: "sample-" + component + "-0-0", Ordinal: 0, Role: "unknown"},
+		Topology:    "sample",
+		Params:      map[string]string{},
+		Args:        map[string]string{},
+		Ports:       map[string]int32{},
+		Secrets:     SecretsRef{Credentials: "sample-credentials", TLS: "sample-tls", AgentTLS: "sample-agent-tls"},
+		Platform:    PlatformRef{Image: "ghcr.io/plinth-io/plinth:sample", Namespace: "plinth-system", BinDir: "/plinth/bin"},
+	}
+	if len(c.pv.Manifest.SupportedVersions) > 0 {
+		ctx.Version = c.pv.Manifest.SupportedVersions[0].Version
+		ctx.Image = c.pv.Manifest.SupportedVersions[0].Image
+	}
+	for _, cp := range c.pv.Params.Components {
+		if cp.Component == component {
+			for _, p := range cp.Parameters {
+				if p.Default != nil {
+					ctx.Params[p.Name] = *p.Default
+				}
+			}
+		}
+	}
+	if d := c.pv.Component(component); d != nil {
+		for _, p := range d.Ports {
+			ctx.Ports[p.Name] = p.Port
+		}
+	}
+	return ctx
+}
+
+// sampleArgs gives every declared parameter a value of its type.
+func sampleArgs(ps []Parameter) map[string]string {
+	out := map[string]string{}
+	for _, p := range ps {
+		switch {
+		case p.Default != nil:
+			out[p.Name] = *p.Default
+		case p.Type == TypeInt:
+			out[p.Name] = "1"
+		case p.Type == TypeBool:
+			out[p.Name] = "true"
+		case p.Type == TypeEnum && len(p.Values) > 0:
+			out[p.Name] = p.Values[0]
+		case p.Type == TypeDuration:
+			out[p.Name] = "1s"
+		case p.Type == TypeQuantity:
+			out[p.Name] = "1Gi"
+		default:
+			out[p.Name] = "sample"
+		}
+	}
+	return out
+}
+
+func names[T any](items []T, name func(T) string) string {
+	var out []string
+	for _, it := range items {
+		out = append(out, name(it))
+	}
+	if len(out) == 0 {
+		return "(none)"
+	}
+	return strings.Join(out, ", ")
+}
+
+var _ = fmt.Sprintf

@@ -1,0 +1,169 @@
+package pluginregistry
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"text/template"
+)
+
+// Context is the one, fixed set of values every template sees: pod
+// templates, config files, operation steps and action argv. A placeholder
+// that names something outside it, or a missing map key, is an error.
+type Context struct {
+	// Plugin is the plugin and its version.
+	Plugin PluginRef
+	// Application, Component, WorkloadSet and Pod describe where the
+	// template is rendered; fields that do not apply are zero.
+	Application ObjectRef
+	Component   ComponentRef
+	WorkloadSet WorkloadSetRef
+	Pod         PodRef
+	// Topology is the Application's topology.
+	Topology string
+	// Version is the middleware version and Image its image.
+	Version string
+	Image   string
+	// Params are the component's effective middleware parameters (defaults
+	// merged with the user's values).
+	Params map[string]string
+	// Args are the operation's (or action's) parameters, defaults merged.
+	Args map[string]string
+	// Ports are the component's ports by name.
+	Ports map[string]int32
+	// Secrets names Secrets (never their content).
+	Secrets SecretsRef
+	// Platform is the Plinth installation.
+	Platform PlatformRef
+}
+
+// PluginRef names a plugin version.
+type PluginRef struct{ Name, Version string }
+
+// ObjectRef names an object.
+type ObjectRef struct{ Name, Namespace string }
+
+// ComponentRef describes the Component being rendered.
+type ComponentRef struct {
+	// Name of the Component object; Def is the plugin's component definition.
+	Name     string
+	Def      string
+	Replicas int32
+	Shards   int32
+}
+
+// WorkloadSetRef describes the WorkloadSet being rendered.
+type WorkloadSetRef struct {
+	Name     string
+	Shard    int32
+	Replicas int32
+}
+
+// PodRef describes the Pod being rendered.
+type PodRef struct {
+	Name    string
+	Ordinal int32
+	Role    string
+}
+
+// SecretsRef names the Secrets of an Application.
+type SecretsRef struct {
+	// Credentials holds the middleware's admin credentials.
+	Credentials string
+	// TLS holds tls.crt, tls.key and ca.crt (empty when TLS is off).
+	TLS string
+	// AgentTLS holds the agents' mutual-TLS certificates.
+	AgentTLS string
+}
+
+// PlatformRef describes the Plinth installation.
+type PlatformRef struct {
+	// Image is the Plinth image holding procmgr and the agents.
+	Image     string
+	Namespace string
+	// BinDir is where the init container copies the binaries (/plinth/bin).
+	BinDir string
+}
+
+// maxRenderBytes caps a template's output.
+const maxRenderBytes = 1 << 20
+
+// templateFuncs are the only functions templates may call.
+var templateFuncs = template.FuncMap{
+	// quote renders a JSON (and YAML) double-quoted string.
+	"quote": func(v any) (string, error) {
+		b, err := json.Marshal(fmt.Sprint(v))
+		return string(b), err
+	},
+	// json renders any value as compact JSON.
+	"json": func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	},
+	"join":  strings.Join,
+	"lower": strings.ToLower,
+	"upper": strings.ToUpper,
+	// indent prefixes every line but the first with n spaces.
+	"indent": func(n int, s string) string {
+		return strings.ReplaceAll(s, "\n", "\n"+strings.Repeat(" ", n))
+	},
+	"add": func(a, b int) int { return a + b },
+	"sub": func(a, b int) int { return a - b },
+	// int converts a string parameter to an integer.
+	"int": func(s string) (int, error) {
+		var n int
+		_, err := fmt.Sscanf(s, "%d", &n)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not an integer", s)
+		}
+		return n, nil
+	},
+}
+
+// ParseTemplate parses text with the fixed function set and missingkey=error.
+func ParseTemplate(name, text string) (*template.Template, error) {
+	return template.New(name).Funcs(templateFuncs).Option("missingkey=error").Parse(text)
+}
+
+type cappedBuffer struct {
+	bytes.Buffer
+}
+
+var errTooLarge = errors.New("template output exceeds 1 MiB")
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if c.Len()+len(p) > maxRenderBytes {
+		return 0, errTooLarge
+	}
+	return c.Buffer.Write(p)
+}
+
+// Render renders text with ctx. The result is deterministic (map ranges are
+// sorted); a placeholder outside Context or a missing key is an error.
+func Render(name, text string, ctx *Context) (string, error) {
+	t, err := ParseTemplate(name, text)
+	if err != nil {
+		return "", cleanTemplateError(err)
+	}
+	var out cappedBuffer
+	if err := t.Execute(&out, ctx); err != nil {
+		return "", cleanTemplateError(err)
+	}
+	return out.String(), nil
+}
+
+// cleanTemplateError drops text/template's internal prefixes and explains
+// the two most common mistakes.
+func cleanTemplateError(err error) error {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "template: ")
+	switch {
+	case strings.Contains(msg, "map has no entry for key"):
+		msg += " (the key is not defined: declare it as a parameter or fix the spelling)"
+	case strings.Contains(msg, "can't evaluate field"):
+		msg += " (placeholders may only use the fields of the template context; see docs/plugins.md)"
+	}
+	return errors.New(msg)
+}
