@@ -12,7 +12,6 @@ import (
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/cuecontext"
 	cueerrors "cuelang.org/go/cue/errors"
-	"cuelang.org/go/cue/token"
 	cueyaml "cuelang.org/go/encoding/yaml"
 	"sigs.k8s.io/yaml"
 )
@@ -185,20 +184,21 @@ func (s *schemaChecker) check(doc *document, part Part, out any, p *problems) bo
 	}
 	doc.lines = map[string]int{}
 	indexLines(doc.lines, "", file)
-	var elts []ast.Decl
 	for _, d := range file.Decls {
-		if _, ok := d.(*ast.Field); ok {
-			elts = append(elts, d)
-			continue
-		}
 		if e, ok := d.(*ast.EmbedDecl); ok {
 			// A YAML document that is not a mapping (a list, a scalar).
 			p.add(doc, "", "expected a YAML mapping at the top of the document, found %s", describeNode(e.Expr))
 			return false
 		}
 	}
-	expr := ast.NewBinExpr(token.AND, ast.NewIdent(schemaDefs[part]), &ast.StructLit{Elts: elts})
-	v := s.ctx.BuildExpr(expr, cue.Scope(s.schema), cue.InferBuiltins(true))
+	data := s.ctx.BuildFile(file)
+	if data.Err() != nil {
+		p.add(doc, "", "cannot read the document: %s", oneLine(data.Err()))
+		return false
+	}
+	// Unify (not a built expression) keeps the definitions closed, so
+	// unknown fields are reported.
+	v := s.schema.LookupPath(cue.ParsePath(schemaDefs[part])).Unify(data)
 	if err := v.Validate(cue.Concrete(true)); err != nil {
 		for _, fe := range cueProblems(doc, err) {
 			p.addError(fe)
@@ -221,6 +221,17 @@ func describeNode(e ast.Expr) string {
 	default:
 		return "something else"
 	}
+}
+
+// patternHints explain the schema's regular expressions in words.
+var patternHints = []struct{ contains, hint string }{
+	{`=~"^v(0|`, "expected a semantic version with a leading v, for example v1.0.0"},
+	{`=~"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"`, "expected a lowercase name of a-z, 0-9 and '-', for example redis or primary"},
+	{`=~"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"`, "expected a ConfigMap name of a-z, 0-9, '-' and '.'"},
+	{`=~"^([0-9]+(ms|s|m|h))+$"`, "expected a duration such as 500ms, 30s, 5m or 1h"},
+	{`(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"`, "expected a quantity such as 512Mi or 10Gi"},
+	{`=~"^[A-Za-z][A-Za-z0-9-]*$"`, "expected a name such as HorizontalScale"},
+	{`=~"^/"`, "expected an absolute path"},
 }
 
 var conflictRE = regexp.MustCompile(`^conflicting values (.+) and (.+)$`)
@@ -279,6 +290,12 @@ func cueProblems(doc *document, err error) []FieldError {
 			}
 			if len(allowed) == len(g.msgs) && got != "" {
 				msg = fmt.Sprintf("expected one of %s; got %s", strings.Join(allowed, ", "), got)
+			}
+		}
+		for _, h := range patternHints {
+			if strings.Contains(msg, h.contains) {
+				msg += ": " + h.hint
+				break
 			}
 		}
 		if strings.HasSuffix(msg, "field not allowed") {

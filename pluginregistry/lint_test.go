@@ -1,0 +1,85 @@
+package pluginregistry_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/plinth-io/plinth/pluginregistry"
+	"github.com/plinth-io/plinth/pluginregistry/plugincli"
+)
+
+// The four shipped plugin versions lint clean.
+func TestShippedPluginsLint(t *testing.T) {
+	var out bytes.Buffer
+	if err := plugincli.Lint(&out, []string{"../plugins"}); err != nil {
+		t.Fatalf("lint of the shipped plugins failed: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"ok   redis v1.0.0", "ok   redis v1.1.0", "ok   postgresql v1.0.0", "ok   postgresql v1.1.0"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("lint output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// Every broken fixture under testdata/lint fails lint with the precise
+// message in its expected.txt (one substring per line).
+func TestBrokenFixturesFailLint(t *testing.T) {
+	dirs, err := os.ReadDir("testdata/lint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := 0
+	for _, d := range dirs {
+		dir := filepath.Join("testdata/lint", d.Name())
+		if strings.HasPrefix(d.Name(), "valid-") {
+			t.Run(d.Name(), func(t *testing.T) {
+				var out bytes.Buffer
+				if err := plugincli.Lint(&out, []string{dir}); err != nil {
+					t.Fatalf("expected %s to lint clean: %v\n%s", dir, err, out.String())
+				}
+			})
+			continue
+		}
+		broken++
+		t.Run(d.Name(), func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join(dir, "expected.txt"))
+			if err != nil {
+				t.Fatalf("fixture %s needs an expected.txt: %v", dir, err)
+			}
+			var out bytes.Buffer
+			err = plugincli.Lint(&out, []string{dir})
+			if err == nil {
+				t.Fatalf("lint of %s passed, expected it to fail:\n%s", dir, out.String())
+			}
+			for _, want := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("lint output lacks %q:\n%s", want, out.String())
+				}
+			}
+		})
+	}
+	if broken < 10 {
+		t.Fatalf("only %d broken fixtures; the acceptance asks for at least 10", broken)
+	}
+}
+
+// The ConfigMaps kustomize builds from deploy/kustomize/plugins are exactly
+// the ones plinth-plugin generates (same names, labels, immutability, hash).
+func TestKustomizationsAreCurrent(t *testing.T) {
+	sources, err := pluginregistry.Discover("../plugins", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sources {
+		have, err := os.ReadFile(filepath.Join(s.Origin, "kustomization.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(have) != pluginregistry.Kustomization(s) {
+			t.Errorf("%s/kustomization.yaml is stale: run make plugins-generate", s.Origin)
+		}
+	}
+}
