@@ -31,8 +31,9 @@ import (
 const FieldManager = "plinth-application-controller"
 
 // registryCatchUpDelay is how long to wait before asking the registry again
-// when a plugin version's ConfigMaps exist but the registry has not served it
-// yet (it validates them asynchronously after its informer sees them).
+// when ConfigMaps of a plugin version exist that the registry has not judged
+// yet (it validates them asynchronously after its informer sees them, for
+// example just after the controller starts).
 const registryCatchUpDelay = 2 * time.Second
 
 // Reconciler reconciles Applications.
@@ -43,7 +44,8 @@ const registryCatchUpDelay = 2 * time.Second
 // +kubebuilder:rbac:groups=plinth.io,resources=components,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=deletecollection
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch,namespace=plinth-system
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;patch,namespace=plinth-system
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch,namespace=plinth-system
 type Reconciler struct {
 	// Client reads from the manager's cache and writes to the API server.
 	Client client.Client
@@ -173,10 +175,10 @@ func (r *Reconciler) resolvePlugin(ctx context.Context, s *scope) (ctrl.Result, 
 	switch {
 	case err == nil:
 	case errors.Is(err, pluginregistry.ErrNotFound):
-		if ok, lerr := r.pluginConfigMapsExist(ctx, spec.Plugin, spec.PluginVersion); lerr != nil {
+		if busy, lerr := r.registryCatchingUp(ctx, spec.Plugin); lerr != nil {
 			return ctrl.Result{}, true, lerr
-		} else if ok {
-			logf.FromContext(ctx).Info("the plugin version's ConfigMaps exist but the registry does not serve it yet; asking again shortly",
+		} else if busy {
+			logf.FromContext(ctx).Info("the registry has not yet judged every installed version of the plugin; asking again shortly",
 				"plugin", spec.Plugin, "pluginVersion", spec.PluginVersion, "after", registryCatchUpDelay.String())
 			return ctrl.Result{RequeueAfter: registryCatchUpDelay}, true, nil
 		}
@@ -200,16 +202,21 @@ func (r *Reconciler) resolvePlugin(ctx context.Context, s *scope) (ctrl.Result, 
 	return ctrl.Result{}, false, nil
 }
 
-// pluginConfigMapsExist says whether any ConfigMap of the plugin version is
-// in the platform namespace.
-func (r *Reconciler) pluginConfigMapsExist(ctx context.Context, plugin, version string) (bool, error) {
+// registryCatchingUp says whether the platform namespace holds ConfigMaps of
+// a version of plugin that the registry has not judged yet (neither serves
+// nor rejects): its answers about the plugin are then not final.
+func (r *Reconciler) registryCatchingUp(ctx context.Context, plugin string) (bool, error) {
 	cms := &metav1.PartialObjectMetadataList{}
 	cms.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMapList"))
-	if err := r.PluginConfigMaps.List(ctx, cms, client.InNamespace(r.PlatformNamespace),
-		client.MatchingLabels{plinthv1.LabelPlugin: plugin, plinthv1.LabelPluginVersion: version}); err != nil {
-		return false, fmt.Errorf("listing the ConfigMaps of plugin %s %s: %w", plugin, version, err)
+	if err := r.PluginConfigMaps.List(ctx, cms, client.InNamespace(r.PlatformNamespace), client.MatchingLabels{plinthv1.LabelPlugin: plugin}); err != nil {
+		return false, fmt.Errorf("listing the ConfigMaps of plugin %s: %w", plugin, err)
 	}
-	return len(cms.Items) > 0, nil
+	for _, cm := range cms.Items {
+		if _, err := r.Plugins.Get(plugin, cm.Labels[plinthv1.LabelPluginVersion]); errors.Is(err, pluginregistry.ErrNotFound) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func pluginNotFoundMessage(plugin, version, namespace string, installed []string) string {

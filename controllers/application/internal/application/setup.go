@@ -2,12 +2,16 @@ package application
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -21,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
+	"github.com/plinth-io/plinth/pluginregistry"
 )
 
 // indexPlugin indexes Applications by spec.plugin, so that a change of a
@@ -82,6 +87,31 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 		Complete(rec)
 }
 
+// NewRegistry builds the plugin registry over the platform namespace's
+// ConfigMaps and adds it to mgr (it runs on every replica, leader or not).
+func NewRegistry(mgr manager.Manager, namespace string, log logr.Logger) (*pluginregistry.Registry, error) {
+	cs, err := kubernetes.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return nil, fmt.Errorf("creating the plugin registry's client: %w", err)
+	}
+	reg, err := pluginregistry.New(cs, pluginregistry.Options{Namespace: namespace, Log: log.WithName("pluginregistry")})
+	if err != nil {
+		return nil, fmt.Errorf("creating the plugin registry: %w", err)
+	}
+	if err := mgr.Add(reg); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("plugins", func(*http.Request) error {
+		if !reg.HasSynced() {
+			return errors.New("the plugin registry has not loaded the plugin ConfigMaps yet")
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return reg, nil
+}
+
 // newPluginConfigMapCache is a cache of the plugin ConfigMaps only, so the
 // controller never caches the cluster's other ConfigMaps.
 func newPluginConfigMapCache(mgr manager.Manager, namespace string) (cache.Cache, error) {
@@ -103,7 +133,10 @@ func newPluginConfigMapCache(mgr manager.Manager, namespace string) (cache.Cache
 }
 
 // applicationsUsingPlugin maps a plugin ConfigMap to the Applications of its
-// plugin: a version installed after them lets them proceed.
+// plugin: a version installed after them lets them proceed. The registry
+// validates a version after its informer sees the ConfigMaps and then writes
+// its verdict (annotation plinth.io/validation) on the manifest ConfigMap;
+// that update arrives here too, after the registry serves the new verdict.
 func (r *Reconciler) applicationsUsingPlugin(ctx context.Context, cm *corev1.ConfigMap) []reconcile.Request {
 	plugin := cm.Labels[plinthv1.LabelPlugin]
 	if plugin == "" {
