@@ -384,3 +384,28 @@ func pvcDeletedOrGone(t *testing.T, ns, name string) bool {
 	}
 	return !pvc.DeletionTimestamp.IsZero()
 }
+
+// The finalizer can be removed by hand as docs/finalizers.md says, when no
+// controller runs.
+func TestFinalizerRemovableByHand(t *testing.T) {
+	ns := newNamespace(t) // no controller runs for this namespace
+	app := redisApp(ns, "orphan", func(a *plinthv1.Application) {
+		a.Finalizers = []string{plinthv1.FinalizerApplication}
+		a.Spec.TerminationPolicy = plinthv1.TerminationDoNotTerminate
+	})
+	if err := env.Client.Create(ctx(t), app); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Delete(ctx(t), app); err != nil {
+		t.Fatal(err)
+	}
+	if got := getApp(t, ns, "orphan"); got.DeletionTimestamp.IsZero() {
+		t.Fatal("the finalizer did not hold the Application")
+	}
+	out, err := env.Kubectl(ctx(t), "patch", "applications.plinth.io", "orphan", "-n", ns, "--type", "json",
+		"-p", `[{"op":"remove","path":"/metadata/finalizers"}]`)
+	if err != nil {
+		t.Fatalf("kubectl: %v: %s", err, out)
+	}
+	waitGone(t, ns, "orphan")
+}

@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -50,6 +51,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	env = e
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(logs)))
 	code := 1
 	if err := installPlatform(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -106,7 +108,10 @@ func startController(t *testing.T, ns string, co controllerOptions) {
 	t.Helper()
 	o := ctrlmanager.NewOptions("application-controller")
 	o.MetricsAddr, o.HealthAddr, o.LeaderElect = "0", "0", false
-	o.Workers, o.ReconcileTimeout = max(co.workers, 2), co.timeout
+	o.Workers, o.ReconcileTimeout = co.workers, co.timeout
+	if o.Workers == 0 {
+		o.Workers = 2
+	}
 	if o.ReconcileTimeout == 0 {
 		o.ReconcileTimeout = 30 * time.Second
 	}
@@ -126,6 +131,8 @@ func startController(t *testing.T, ns string, co controllerOptions) {
 	}
 	logDone := &atomic.Bool{}
 	log := zap.New(zap.UseDevMode(true), zap.WriteTo(testWriter{t, logDone}))
+	// The controllers log through the manager's logger, the process-wide one.
+	logs.current.Store(&testWriter{t, logDone})
 	ctx, cancel := context.WithCancel(context.Background())
 	reg, err := application.NewRegistry(mgr, o.PlatformNamespace, log)
 	if err != nil {
@@ -154,6 +161,18 @@ func startController(t *testing.T, ns string, co controllerOptions) {
 		}
 		logDone.Store(true)
 	})
+}
+
+// logs routes the process-wide controller-runtime log to the running test.
+var logs = &logRouter{}
+
+type logRouter struct{ current atomic.Pointer[testWriter] }
+
+func (r *logRouter) Write(p []byte) (int, error) {
+	if w := r.current.Load(); w != nil {
+		return w.Write(p)
+	}
+	return len(p), nil
 }
 
 // testWriter sends the controller's log to the test's log (shown on

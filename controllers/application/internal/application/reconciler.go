@@ -46,6 +46,7 @@ const registryCatchUpDelay = 2 * time.Second
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=deletecollection
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;patch,namespace=plinth-system
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch,namespace=plinth-system
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
 type Reconciler struct {
 	// Client reads from the manager's cache and writes to the API server.
 	Client client.Client
