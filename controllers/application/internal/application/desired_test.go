@@ -108,3 +108,26 @@ func TestEndpoints(t *testing.T) {
 		names[e.Name] = true
 	}
 }
+
+// The same Application and plugin version always give the same Component:
+// re-applying it after a controller restart or upgrade changes nothing (and so
+// restarts no pod).
+func TestDesiredComponentIsDeterministic(t *testing.T) {
+	pv := loadPlugin(t, "redis", "v1.0.0")
+	app := redisApp(func(a *plinthv1.Application) { a.Spec.Topology = "sentinel" })
+	first, bad := plan(app, pv, nil)
+	if bad != nil {
+		t.Fatal(bad)
+	}
+	for range 5 {
+		again, bad := plan(app, pv, nil)
+		if bad != nil {
+			t.Fatal(bad)
+		}
+		for i := range first {
+			if !reflect.DeepEqual(desiredComponent(app, pv, first[i]), desiredComponent(app, pv, again[i])) {
+				t.Fatalf("component %s differs between two plans", first[i].Def.Name)
+			}
+		}
+	}
+}

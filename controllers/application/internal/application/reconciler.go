@@ -72,8 +72,8 @@ type scope struct {
 	pv, running *pluginregistry.PluginVersion
 	resolved    []resolved
 	components  []*plinthv1.Component
-	// gone is set once the Application has been released for deletion: its
-	// status is no longer written.
+	// gone is set when the Application no longer exists (or is no longer
+	// this controller's): its status is not written.
 	gone bool
 }
 
@@ -149,7 +149,9 @@ func (r *Reconciler) handleDeletion(ctx context.Context, s *scope) (ctrl.Result,
 		}
 		return ctrl.Result{}, true, fmt.Errorf("removing finalizer %s: %w", plinthv1.FinalizerApplication, err)
 	}
-	s.gone = true
+	// The Application may still be there (other finalizers, foreground
+	// deletion): its status then says Deleting. If it is gone, the status
+	// write finds nothing and is skipped.
 	return ctrl.Result{}, true, nil
 }
 
