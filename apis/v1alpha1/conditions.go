@@ -34,6 +34,8 @@ const (
 	ReasonUpgradeNotAllowed  = "UpgradeNotAllowed"
 	ReasonRenderFailed       = "RenderFailed"
 	ReasonDoNotTerminate     = "DoNotTerminate"
+	ReasonDeleting           = "Deleting"
+	ReasonValidated          = "Validated"
 	ReasonExpansionPending   = "ExpansionPending"
 	ReasonExpansionRefused   = "ExpansionRefused"
 	ReasonStepFailed         = "StepFailed"

@@ -1,0 +1,392 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
+	"github.com/plinth-io/plinth/internal/conditions"
+	"github.com/plinth-io/plinth/internal/naming"
+	"github.com/plinth-io/plinth/pluginregistry"
+)
+
+// FieldManager owns every field this controller writes (Components and the
+// Application's status).
+const FieldManager = "plinth-application-controller"
+
+// registryCatchUpDelay is how long to wait before asking the registry again
+// when ConfigMaps of a plugin version exist that the registry has not judged
+// yet (it validates them asynchronously after its informer sees them, for
+// example just after the controller starts).
+const registryCatchUpDelay = 2 * time.Second
+
+// Reconciler reconciles Applications.
+//
+// +kubebuilder:rbac:groups=plinth.io,resources=applications,verbs=get;list;watch;patch;update
+// +kubebuilder:rbac:groups=plinth.io,resources=applications/status,verbs=get;patch
+// +kubebuilder:rbac:groups=plinth.io,resources=applications/finalizers,verbs=update
+// +kubebuilder:rbac:groups=plinth.io,resources=components,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=deletecollection
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;patch,namespace=plinth-system
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch,namespace=plinth-system
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
+type Reconciler struct {
+	// Client reads from the manager's cache and writes to the API server.
+	Client client.Client
+	// APIReader reads from the API server directly: the credentials Secret is
+	// checked by metadata only, so Secrets are never cached or read.
+	APIReader client.Reader
+	// Plugins serves the plugin versions.
+	Plugins Plugins
+	// PluginConfigMaps reads the plugin ConfigMaps of the platform namespace
+	// (a cache limited to that namespace and the plinth.io/plugin label).
+	PluginConfigMaps client.Reader
+	// PlatformNamespace holds the plugin ConfigMaps.
+	PlatformNamespace string
+}
+
+// scope is one reconcile's state: what was read, what was decided and the
+// status being built (written once, at the end).
+type scope struct {
+	app    *plinthv1.Application
+	status *plinthv1.ApplicationStatus
+	// pv is the pinned plugin version and running the one the Application
+	// runs now, when it differs.
+	pv, running *pluginregistry.PluginVersion
+	resolved    []resolved
+	components  []*plinthv1.Component
+	// gone is set when the Application no longer exists (or is no longer
+	// this controller's): its status is not written.
+	gone bool
+}
+
+// phase is one step of a reconcile. A non-zero result or an error ends the
+// reconcile; done ends it too, without error.
+type phase func(ctx context.Context, s *scope) (res ctrl.Result, done bool, err error)
+
+// Reconcile brings one Application closer to its spec.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, err error) {
+	log := logf.FromContext(ctx)
+	app := &plinthv1.Application{}
+	if err := r.Client.Get(ctx, req.NamespacedName, app); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	s := &scope{app: app, status: app.Status.DeepCopy()}
+	defer func() {
+		if s.gone {
+			return
+		}
+		if perr := r.writeStatus(ctx, app, s.status); perr != nil {
+			log.Error(perr, "writing the Application status")
+			err = errors.Join(err, perr)
+		}
+	}()
+
+	phases := []phase{r.handleDeletion, r.ensureFinalizer, r.resolvePlugin, r.validate, r.ensureCredentials, r.applyComponents, r.summarise}
+	for _, p := range phases {
+		res, done, err := p(ctx, s)
+		if err != nil || done || !res.IsZero() {
+			return res, err
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+// handleDeletion carries out the termination policy of a deleted Application.
+func (r *Reconciler) handleDeletion(ctx context.Context, s *scope) (ctrl.Result, bool, error) {
+	app := s.app
+	if app.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, false, nil
+	}
+	if !controllerutil.ContainsFinalizer(app, plinthv1.FinalizerApplication) {
+		s.gone = true
+		return ctrl.Result{}, true, nil
+	}
+	log := logf.FromContext(ctx)
+	switch app.Spec.TerminationPolicy {
+	case plinthv1.TerminationDoNotTerminate:
+		log.Info("deletion is blocked by terminationPolicy DoNotTerminate; keeping the finalizer")
+		conditions.MarkTrue(&s.status.Conditions, app.Generation, plinthv1.ConditionDeletionBlocked, plinthv1.ReasonDoNotTerminate, fmt.Sprintf(
+			"terminationPolicy is DoNotTerminate, so the Application is kept and keeps running; to let the deletion proceed set spec.terminationPolicy to Delete (keeps volumes and backups) or WipeOut (also removes volumes): "+
+				"kubectl patch applications.plinth.io %s -n %s --type merge -p '{\"spec\":{\"terminationPolicy\":\"Delete\"}}'", app.Name, app.Namespace))
+		// The Application is still wanted until the policy changes: keep
+		// reconciling it.
+		return ctrl.Result{}, false, nil
+	}
+	s.status.Phase = plinthv1.ApplicationDeleting
+	conditions.MarkFalse(&s.status.Conditions, app.Generation, plinthv1.ConditionReady, plinthv1.ReasonDeleting, "the Application is being deleted")
+	if app.Spec.TerminationPolicy == plinthv1.TerminationWipeOut {
+		log.Info("terminationPolicy WipeOut: deleting the Application's PVCs", "selector", plinthv1.LabelApplication+"="+app.Name)
+		if err := r.Client.DeleteAllOf(ctx, &corev1.PersistentVolumeClaim{}, client.InNamespace(app.Namespace),
+			client.MatchingLabels{plinthv1.LabelApplication: app.Name}); err != nil {
+			return ctrl.Result{}, true, fmt.Errorf("deleting the PVCs labelled %s=%s (terminationPolicy WipeOut): %w", plinthv1.LabelApplication, app.Name, err)
+		}
+	}
+	log.Info("releasing the Application for deletion; its Components go with it through owner references", "terminationPolicy", app.Spec.TerminationPolicy)
+	patch := client.MergeFromWithOptions(app.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.RemoveFinalizer(app, plinthv1.FinalizerApplication)
+	if err := r.Client.Patch(ctx, app, patch); err != nil {
+		if apierrors.IsNotFound(err) {
+			s.gone = true
+			return ctrl.Result{}, true, nil
+		}
+		return ctrl.Result{}, true, fmt.Errorf("removing finalizer %s: %w", plinthv1.FinalizerApplication, err)
+	}
+	// The Application may still be there (other finalizers, foreground
+	// deletion): its status then says Deleting. If it is gone, the status
+	// write finds nothing and is skipped.
+	return ctrl.Result{}, true, nil
+}
+
+// ensureFinalizer adds the finalizer that guards the termination policy.
+func (r *Reconciler) ensureFinalizer(ctx context.Context, s *scope) (ctrl.Result, bool, error) {
+	app := s.app
+	if !app.DeletionTimestamp.IsZero() || controllerutil.ContainsFinalizer(app, plinthv1.FinalizerApplication) {
+		return ctrl.Result{}, false, nil
+	}
+	logf.FromContext(ctx).Info("adding finalizer", "finalizer", plinthv1.FinalizerApplication)
+	patch := client.MergeFromWithOptions(app.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.AddFinalizer(app, plinthv1.FinalizerApplication)
+	if err := r.Client.Patch(ctx, app, patch); err != nil {
+		return ctrl.Result{}, true, fmt.Errorf("adding finalizer %s: %w", plinthv1.FinalizerApplication, err)
+	}
+	return ctrl.Result{}, false, nil
+}
+
+// resolvePlugin finds the pinned plugin version (and the running one, when
+// the Application is being moved to another version).
+func (r *Reconciler) resolvePlugin(ctx context.Context, s *scope) (ctrl.Result, bool, error) {
+	spec := &s.app.Spec
+	pv, err := r.Plugins.Get(spec.Plugin, spec.PluginVersion)
+	switch {
+	case err == nil:
+	case errors.Is(err, pluginregistry.ErrNotFound):
+		if busy, lerr := r.registryCatchingUp(ctx, spec.Plugin); lerr != nil {
+			return ctrl.Result{}, true, lerr
+		} else if busy {
+			logf.FromContext(ctx).Info("the registry has not yet judged every installed version of the plugin; asking again shortly",
+				"plugin", spec.Plugin, "pluginVersion", spec.PluginVersion, "after", registryCatchUpDelay.String())
+			return ctrl.Result{RequeueAfter: registryCatchUpDelay}, true, nil
+		}
+		return r.invalid(s, plinthv1.ReasonPluginNotFound, pluginNotFoundMessage(spec.Plugin, spec.PluginVersion, r.PlatformNamespace, r.Plugins.Versions(spec.Plugin)))
+	default:
+		// Invalid, or changed under the same name: the registry says why.
+		return r.invalid(s, plinthv1.ReasonPluginInvalid, fmt.Sprintf("plugin %s %s cannot be used: %v; fix or reinstall the plugin version, or set spec.pluginVersion to a valid one (%s)",
+			spec.Plugin, spec.PluginVersion, err, listOrNone(r.Plugins.Versions(spec.Plugin))))
+	}
+	s.pv = pv
+
+	if from := s.app.Status.PluginVersion; from != "" && from != spec.PluginVersion {
+		running, err := r.Plugins.Get(spec.Plugin, from)
+		if err != nil {
+			// The running version is no longer installed: the upgrade rules
+			// only need its name and version.
+			running = &pluginregistry.PluginVersion{Manifest: pluginregistry.Manifest{Plugin: spec.Plugin, Version: from}}
+		}
+		s.running = running
+	}
+	return ctrl.Result{}, false, nil
+}
+
+// registryCatchingUp says whether the platform namespace holds ConfigMaps of
+// a version of plugin that the registry has not judged yet (neither serves
+// nor rejects): its answers about the plugin are then not final.
+func (r *Reconciler) registryCatchingUp(ctx context.Context, plugin string) (bool, error) {
+	cms := &metav1.PartialObjectMetadataList{}
+	cms.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMapList"))
+	if err := r.PluginConfigMaps.List(ctx, cms, client.InNamespace(r.PlatformNamespace), client.MatchingLabels{plinthv1.LabelPlugin: plugin}); err != nil {
+		return false, fmt.Errorf("listing the ConfigMaps of plugin %s: %w", plugin, err)
+	}
+	for _, cm := range cms.Items {
+		if _, err := r.Plugins.Get(plugin, cm.Labels[plinthv1.LabelPluginVersion]); errors.Is(err, pluginregistry.ErrNotFound) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func pluginNotFoundMessage(plugin, version, namespace string, installed []string) string {
+	return fmt.Sprintf("plugin %s version %s is not installed in namespace %s (installed versions of %s: %s); install it, or set spec.pluginVersion to an installed version",
+		plugin, version, namespace, plugin, listOrNone(installed))
+}
+
+func listOrNone(l []string) string {
+	if len(l) == 0 {
+		return "none"
+	}
+	return strings.Join(l, ", ")
+}
+
+// validate checks the Application against the plugin version and resolves
+// its components.
+func (r *Reconciler) validate(_ context.Context, s *scope) (ctrl.Result, bool, error) {
+	rs, bad := plan(s.app, s.pv, s.running)
+	if bad != nil {
+		return r.invalid(s, bad.Reason, bad.Error())
+	}
+	s.resolved = rs
+	conditions.MarkTrue(&s.status.Conditions, s.app.Generation, plinthv1.ConditionValid, plinthv1.ReasonValidated,
+		fmt.Sprintf("valid for plugin %s %s", s.pv.Name(), s.pv.Version()))
+	return ctrl.Result{}, false, nil
+}
+
+// invalid reports a spec the controller cannot act on. Nothing is created or
+// changed: existing Components keep running as they are. The error is
+// terminal: a change of the Application (or, for a missing plugin, of the
+// plugin ConfigMaps) triggers the next attempt.
+func (r *Reconciler) invalid(s *scope, reason, message string) (ctrl.Result, bool, error) {
+	gen := s.app.Generation
+	conditions.MarkFalse(&s.status.Conditions, gen, plinthv1.ConditionValid, reason, message)
+	conditions.MarkFalse(&s.status.Conditions, gen, plinthv1.ConditionReady, reason, message)
+	conditions.MarkFalse(&s.status.Conditions, gen, plinthv1.ConditionProgressing, reason, "nothing is rolled out until the spec is valid")
+	s.status.Phase = plinthv1.ApplicationFailed
+	return ctrl.Result{}, true, reconcile.TerminalError(fmt.Errorf("%s: %s", reason, message))
+}
+
+// ensureCredentials creates the credentials Secret once. An existing Secret
+// is never read or changed: passwords are never regenerated.
+func (r *Reconciler) ensureCredentials(ctx context.Context, s *scope) (ctrl.Result, bool, error) {
+	app := s.app
+	name := naming.CredentialsSecret(app.Name)
+	meta := &metav1.PartialObjectMetadata{}
+	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: app.Namespace, Name: name}, meta)
+	switch {
+	case err == nil:
+	case apierrors.IsNotFound(err):
+		secret, err := credentialsSecret(app)
+		if err != nil {
+			return ctrl.Result{}, true, err
+		}
+		logf.FromContext(ctx).Info("creating the credentials Secret", "secret", name)
+		if err := r.Client.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
+			return ctrl.Result{}, true, fmt.Errorf("creating the credentials Secret %s: %w", name, err)
+		}
+	default:
+		return ctrl.Result{}, true, fmt.Errorf("checking the credentials Secret %s: %w", name, err)
+	}
+	s.status.CredentialsSecret = name
+	return ctrl.Result{}, false, nil
+}
+
+// applyComponents applies one Component per topology component and removes
+// Components of this Application the topology no longer has.
+func (r *Reconciler) applyComponents(ctx context.Context, s *scope) (ctrl.Result, bool, error) {
+	app := s.app
+	log := logf.FromContext(ctx)
+	want := map[string]bool{}
+	for _, rc := range s.resolved {
+		desired := desiredComponent(app, s.pv, rc)
+		want[desired.Name] = true
+		log.V(1).Info("applying Component", "component", desired.Name)
+		applied, err := r.apply(ctx, desired)
+		if err != nil {
+			return ctrl.Result{}, true, fmt.Errorf("applying Component %s: %w", desired.Name, err)
+		}
+		s.components = append(s.components, applied)
+	}
+
+	var owned plinthv1.ComponentList
+	if err := r.Client.List(ctx, &owned, client.InNamespace(app.Namespace), client.MatchingLabels{plinthv1.LabelApplication: app.Name}); err != nil {
+		return ctrl.Result{}, true, fmt.Errorf("listing the Application's Components: %w", err)
+	}
+	for i := range owned.Items {
+		c := &owned.Items[i]
+		if want[c.Name] || !metav1.IsControlledBy(c, app) || !c.DeletionTimestamp.IsZero() {
+			continue
+		}
+		log.Info("deleting Component the topology no longer has", "component", c.Name)
+		if err := r.Client.Delete(ctx, c, client.Preconditions{UID: &c.UID}); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, true, fmt.Errorf("deleting Component %s: %w", c.Name, err)
+		}
+	}
+
+	s.status.PluginVersion = app.Spec.PluginVersion
+	s.status.Version = app.Spec.Version
+	s.status.Endpoints = endpoints(app, s.resolved)
+	return ctrl.Result{}, false, nil
+}
+
+// apply server-side applies a Component and returns it as stored.
+func (r *Reconciler) apply(ctx context.Context, c *plinthv1.Component) (*plinthv1.Component, error) {
+	u, err := toApplyObject(c, "status")
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		return nil, err
+	}
+	out := &plinthv1.Component{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// toApplyObject turns a typed object into an apply request body, without the
+// fields named in drop and without the zero creation timestamp.
+func toApplyObject(obj runtime.Object, drop ...string) (*unstructured.Unstructured, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range drop {
+		delete(m, f)
+	}
+	unstructured.RemoveNestedField(m, "metadata", "creationTimestamp")
+	return &unstructured.Unstructured{Object: m}, nil
+}
+
+// summarise derives the phase and conditions from the Components.
+func (r *Reconciler) summarise(_ context.Context, s *scope) (ctrl.Result, bool, error) {
+	app := s.app
+	specChanged := app.Status.ObservedGeneration != 0 && app.Status.ObservedGeneration != app.Generation
+	a := aggregate(app.Status.Phase, specChanged, app.Spec.Stopped, s.components)
+	s.status.Phase = a.Phase
+	s.status.Ready = a.Ready
+	s.status.Components = a.Components
+	gen := app.Generation
+	conditions.Set(&s.status.Conditions, gen, plinthv1.ConditionReady, a.ReadyStatus, a.ReadyReason, a.ReadyMessage)
+	if a.Progressing {
+		conditions.MarkTrue(&s.status.Conditions, gen, plinthv1.ConditionProgressing, a.ReadyReason, a.ReadyMessage)
+	} else {
+		conditions.MarkFalse(&s.status.Conditions, gen, plinthv1.ConditionProgressing, a.ReadyReason, "nothing is being rolled out")
+	}
+	return ctrl.Result{}, false, nil
+}
+
+// writeStatus server-side applies the status when it changed.
+func (r *Reconciler) writeStatus(ctx context.Context, app *plinthv1.Application, status *plinthv1.ApplicationStatus) error {
+	status.ObservedGeneration = app.Generation
+	if equality.Semantic.DeepEqual(app.Status, *status) {
+		return nil
+	}
+	obj := &plinthv1.Application{
+		TypeMeta:   metav1.TypeMeta{APIVersion: plinthv1.GroupVersion.String(), Kind: "Application"},
+		ObjectMeta: metav1.ObjectMeta{Name: app.Name, Namespace: app.Namespace},
+		Status:     *status,
+	}
+	u, err := toApplyObject(obj, "spec")
+	if err != nil {
+		return err
+	}
+	err = r.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership)
+	return client.IgnoreNotFound(err)
+}
