@@ -25,8 +25,9 @@ type Env struct {
 	// Root is the repository root.
 	Root string
 
-	env        *envtest.Environment
-	kubeconfig string
+	env          *envtest.Environment
+	kubeconfig   string
+	kubectlCache string
 }
 
 // RepoRoot finds the repository root (the folder holding go.work).
@@ -86,6 +87,9 @@ func (e *Env) Stop() error {
 	if e.kubeconfig != "" {
 		_ = os.Remove(e.kubeconfig)
 	}
+	if e.kubectlCache != "" {
+		_ = os.RemoveAll(e.kubectlCache)
+	}
 	return e.env.Stop()
 }
 
@@ -124,7 +128,16 @@ func (e *Env) Kubectl(ctx context.Context, args ...string) (string, error) {
 	if _, err := os.Stat(bin); err != nil {
 		return "", fmt.Errorf("testenv: kubectl is missing from bin/k8s: run hack/build-kube.sh kubectl (make test does)")
 	}
-	out, err := exec.CommandContext(ctx, bin, append([]string{"--kubeconfig", kc}, args...)...).CombinedOutput()
+	// A private discovery cache: kubectl keys its cache by host:port, and
+	// another test API server may have used the same port before.
+	if e.kubectlCache == "" {
+		dir, err := os.MkdirTemp("", "plinth-envtest-kubectl-cache-*")
+		if err != nil {
+			return "", err
+		}
+		e.kubectlCache = dir
+	}
+	out, err := exec.CommandContext(ctx, bin, append([]string{"--kubeconfig", kc, "--cache-dir", e.kubectlCache}, args...)...).CombinedOutput()
 	return string(out), err
 }
 
