@@ -1,0 +1,380 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/flowcontrol"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
+	"github.com/plinth-io/plinth/apis/statusreport"
+	"github.com/plinth-io/plinth/internal/testenv"
+	"github.com/plinth-io/plinth/pluginregistry"
+)
+
+// Budget of every controller and of the floor's single client.
+const (
+	benchQPS   = 100
+	benchBurst = 200
+)
+
+var controllers = []string{"application", "component", "workloadset"}
+
+func appCounts(b *testing.B) []int {
+	spec := os.Getenv("PLINTH_BENCH_APPS")
+	if spec == "" {
+		spec = "100,1000"
+	}
+	var out []int
+	for _, f := range strings.Split(spec, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			b.Fatalf("PLINTH_BENCH_APPS=%q: want a comma-separated list of positive counts", spec)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func BenchmarkStandaloneRedisApplications(b *testing.B) {
+	for _, n := range appCounts(b) {
+		b.Run(fmt.Sprintf("apps=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				runChain(b, n)
+			}
+		})
+	}
+}
+
+// runChain starts a fresh API server, the three controllers and a kubelet
+// stand-in, creates n standalone Redis Applications and waits until all are
+// Running; then measures the floor.
+func runChain(b *testing.B, n int) {
+	env, err := testenv.Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer env.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := installPlugins(ctx, env); err != nil {
+		b.Fatal(err)
+	}
+	bins := buildControllers(b, env.Root)
+	kubeconfig, err := env.Kubeconfig()
+	if err != nil {
+		b.Fatal(err)
+	}
+	procs := startControllers(b, bins, kubeconfig)
+	defer stopControllers(procs)
+
+	fast := rest.CopyConfig(env.Config)
+	fast.QPS, fast.Burst = 2000, 4000
+	kc := kubernetes.NewForConfigOrDie(fast)
+	c, err := client.New(fast, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const ns = "bench"
+	if _, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	go standInKubelet(ctx, kc, ns)
+
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if err := c.Create(ctx, application(ns, fmt.Sprintf("app-%d", i))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for {
+		var apps plinthv1.ApplicationList
+		if err := c.List(ctx, &apps, client.InNamespace(ns)); err != nil {
+			b.Fatal(err)
+		}
+		running := 0
+		for _, a := range apps.Items {
+			if a.Status.Phase == plinthv1.ApplicationRunning {
+				running++
+			}
+		}
+		if running == n {
+			break
+		}
+		if time.Since(start) > 30*time.Minute {
+			b.Fatalf("only %d of %d Applications Running after 30 minutes", running, n)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	chain := time.Since(start)
+
+	var requests float64
+	var peakRSS int64
+	for _, p := range procs {
+		requests += scrapeRequests(b, p.metrics)
+		peakRSS += peakRSSKiB(p.cmd.Process.Pid)
+	}
+	// The floor runs alone: the controllers would otherwise reconcile its objects.
+	stopControllers(procs)
+	objects := objectsOf(ctx, b, c, ns, "app-0")
+	floor := writeFloor(ctx, b, env.Config, env.Scheme, objects, n)
+
+	b.ReportMetric(chain.Seconds(), "s-to-all-running")
+	b.ReportMetric(floor.Seconds(), "floor-s")
+	b.ReportMetric(chain.Seconds()/floor.Seconds(), "ratio")
+	b.ReportMetric(requests/float64(n), "requests/app")
+	b.ReportMetric(float64(peakRSS)/1024, "controllers-peak-RSS-MiB")
+	b.Logf("apps=%d: chain %s, floor %s (%d objects per app written by one client at %d QPS), ratio %.2f, %.1f API requests per app, controllers' peak RSS %.0f MiB",
+		n, chain.Round(time.Millisecond), floor.Round(time.Millisecond), len(objects), benchQPS, chain.Seconds()/floor.Seconds(), requests/float64(n), float64(peakRSS)/1024)
+}
+
+func application(ns, name string) *plinthv1.Application {
+	one := int32(1)
+	return &plinthv1.Application{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: plinthv1.ApplicationSpec{
+			Plugin: "redis", PluginVersion: "v1.0.0", Version: "7.2", Topology: "standalone",
+			Components: []plinthv1.ApplicationComponent{{Name: "redis", Replicas: &one,
+				Storage: &plinthv1.StorageSpec{Size: resource.MustParse("1Gi")}}},
+		},
+	}
+}
+
+func installPlugins(ctx context.Context, env *testenv.Env) error {
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: pluginregistry.DefaultNamespace}}); err != nil {
+		return err
+	}
+	src, err := pluginregistry.FromFolder(filepath.Join(env.Root, "plugins", "redis", "v1.0.0"), pluginregistry.DefaultNamespace)
+	if err != nil {
+		return err
+	}
+	for i := range src.ConfigMaps {
+		if err := env.Client.Create(ctx, &src.ConfigMaps[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var buildOnce sync.Once
+
+// buildControllers builds the controller binaries once per test binary.
+func buildControllers(b *testing.B, root string) map[string]string {
+	dir := filepath.Join(os.TempDir(), "plinth-bench-bin")
+	bins := map[string]string{}
+	for _, c := range controllers {
+		bins[c] = filepath.Join(dir, c+"-controller")
+	}
+	var err error
+	buildOnce.Do(func() {
+		args := []string{"build", "-o", dir + "/"}
+		for _, c := range controllers {
+			args = append(args, "./controllers/"+c)
+		}
+		_ = os.MkdirAll(dir, 0o755)
+		cmd := exec.Command("go", args...)
+		cmd.Dir = root
+		if out, e := cmd.CombinedOutput(); e != nil {
+			err = fmt.Errorf("go build: %v\n%s", e, out)
+		}
+		for _, c := range controllers {
+			_ = os.Rename(filepath.Join(dir, c), bins[c])
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return bins
+}
+
+type controllerProc struct {
+	cmd     *exec.Cmd
+	metrics string
+}
+
+func freePort(b *testing.B) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func startControllers(b *testing.B, bins map[string]string, kubeconfig string) []controllerProc {
+	var procs []controllerProc
+	for _, c := range controllers {
+		metrics := freePort(b)
+		cmd := exec.Command(bins[c],
+			"--leader-elect=false", "--log-level=error",
+			"--metrics-bind-address="+metrics, "--health-probe-bind-address="+freePort(b),
+			"--kube-api-qps="+strconv.Itoa(benchQPS), "--kube-api-burst="+strconv.Itoa(benchBurst),
+			"--plinth-image=localhost/plinth/plinth:bench")
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			stopControllers(procs)
+			b.Fatal(err)
+		}
+		procs = append(procs, controllerProc{cmd: cmd, metrics: metrics})
+	}
+	return procs
+}
+
+func stopControllers(procs []controllerProc) {
+	for _, p := range procs {
+		if p.cmd.ProcessState != nil {
+			continue // already stopped
+		}
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+	}
+}
+
+// scrapeRequests sums client-go's rest_client_requests_total of a controller.
+func scrapeRequests(b *testing.B, addr string) float64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var sum float64
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "rest_client_requests_total{") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// peakRSSKiB is a process's peak resident set (VmHWM).
+func peakRSSKiB(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			v, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+// standInKubelet plays kubelet and the status agent: every new pod is marked
+// Running and Ready, and gets a status report saying it is a healthy primary.
+func standInKubelet(ctx context.Context, kc kubernetes.Interface, ns string) {
+	var seq atomic.Uint64
+	handle := func(obj any) {
+		pod, ok := obj.(*corev1.Pod)
+		if !ok || pod.Status.Phase == corev1.PodRunning {
+			return
+		}
+		rep := statusreport.Report{Role: "primary", Healthy: true, Timestamp: time.Now(), Sequence: seq.Add(1)}
+		data, _ := rep.Marshal()
+		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{plinthv1.AnnotationStatusReport: string(data)}}})
+		_, _ = kc.CoreV1().Pods(ns).Patch(ctx, pod.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+		now := metav1.Now()
+		pod = pod.DeepCopy()
+		pod.Status.Phase = corev1.PodRunning
+		pod.Status.PodIP = "10.0.0.1"
+		pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now}}
+		_, _ = kc.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+	}
+	lw := cache.NewListWatchFromClient(kc.CoreV1().RESTClient(), "pods", ns, fieldsEverything())
+	_, ctrl := cache.NewInformerWithOptions(cache.InformerOptions{
+		ListerWatcher: lw, ObjectType: &corev1.Pod{},
+		Handler: cache.ResourceEventHandlerFuncs{AddFunc: handle, UpdateFunc: func(_, o any) { handle(o) }},
+	})
+	ctrl.Run(ctx.Done())
+}
+
+// objectsOf lists what the chain made for one Application (everything
+// labelled with it, and the Application itself): the floor writes the same.
+func objectsOf(ctx context.Context, b *testing.B, c client.Client, ns, app string) []client.Object {
+	a := &plinthv1.Application{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: app}, a); err != nil {
+		b.Fatal(err)
+	}
+	out := []client.Object{a}
+	lists := []client.ObjectList{&plinthv1.ComponentList{}, &plinthv1.WorkloadSetList{},
+		&corev1.ConfigMapList{}, &corev1.SecretList{}, &corev1.ServiceList{}, &corev1.ServiceAccountList{},
+		&rbacv1.RoleList{}, &rbacv1.RoleBindingList{}, &corev1.PersistentVolumeClaimList{}, &corev1.PodList{}}
+	for _, l := range lists {
+		if err := c.List(ctx, l, client.InNamespace(ns), client.MatchingLabels{plinthv1.LabelApplication: app}); err != nil {
+			b.Fatal(err)
+		}
+		items, err := metaItems(l)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, items...)
+	}
+	return out
+}
+
+// writeFloor creates copies of objects for n Applications with one client
+// limited to the controllers' QPS budget.
+func writeFloor(ctx context.Context, b *testing.B, cfg *rest.Config, scheme *runtime.Scheme, objects []client.Object, n int) time.Duration {
+	limited := rest.CopyConfig(cfg)
+	limited.QPS, limited.Burst = benchQPS, benchBurst
+	limited.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(benchQPS, benchBurst)
+	c, err := client.New(limited, client.Options{Scheme: scheme})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const ns = "floor"
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		for _, o := range objects {
+			cp := o.DeepCopyObject().(client.Object)
+			cp.SetNamespace(ns)
+			cp.SetName(strings.Replace(cp.GetName(), "app-0", fmt.Sprintf("floor-%d", i), 1))
+			cp.SetResourceVersion("")
+			cp.SetUID("")
+			cp.SetOwnerReferences(nil)
+			cp.SetManagedFields(nil)
+			cp.SetCreationTimestamp(metav1.Time{})
+			cp.SetFinalizers(nil)
+			if err := c.Create(ctx, cp); err != nil {
+				b.Fatalf("floor: creating %T %s: %v", cp, cp.GetName(), err)
+			}
+		}
+	}
+	return time.Since(start)
+}
