@@ -124,8 +124,9 @@ func runChain(b *testing.B, n int) {
 		if running == n {
 			break
 		}
-		if time.Since(start) > 30*time.Minute {
-			b.Fatalf("only %d of %d Applications Running after 30 minutes", running, n)
+		if time.Since(start) > waitLimit() {
+			dumpState(ctx, b, c, kc, ns)
+			b.Fatalf("only %d of %d Applications Running after %s", running, n, waitLimit())
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -299,19 +300,18 @@ func standInKubelet(ctx context.Context, kc kubernetes.Interface, ns string) {
 	var seq atomic.Uint64
 	handle := func(obj any) {
 		pod, ok := obj.(*corev1.Pod)
-		if !ok || pod.Status.Phase == corev1.PodRunning {
+		if !ok || pod.Status.Phase == corev1.PodRunning || pod.Annotations[plinthv1.AnnotationStatusReport] != "" {
 			return
 		}
 		rep := statusreport.Report{Role: "primary", Healthy: true, Timestamp: time.Now(), Sequence: seq.Add(1)}
 		data, _ := rep.Marshal()
 		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{plinthv1.AnnotationStatusReport: string(data)}}})
 		_, _ = kc.CoreV1().Pods(ns).Patch(ctx, pod.Name, types.MergePatchType, patch, metav1.PatchOptions{})
-		now := metav1.Now()
-		pod = pod.DeepCopy()
-		pod.Status.Phase = corev1.PodRunning
-		pod.Status.PodIP = "10.0.0.1"
-		pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now}}
-		_, _ = kc.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+		status, _ := json.Marshal(map[string]any{"status": map[string]any{
+			"phase": corev1.PodRunning, "podIP": "10.0.0.1",
+			"conditions": []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()}},
+		}})
+		_, _ = kc.CoreV1().Pods(ns).Patch(ctx, pod.Name, types.MergePatchType, status, metav1.PatchOptions{}, "status")
 	}
 	lw := cache.NewListWatchFromClient(kc.CoreV1().RESTClient(), "pods", ns, fieldsEverything())
 	_, ctrl := cache.NewInformerWithOptions(cache.InformerOptions{
@@ -371,10 +371,44 @@ func writeFloor(ctx context.Context, b *testing.B, cfg *rest.Config, scheme *run
 			cp.SetManagedFields(nil)
 			cp.SetCreationTimestamp(metav1.Time{})
 			cp.SetFinalizers(nil)
+			if svc, ok := cp.(*corev1.Service); ok && svc.Spec.ClusterIP != corev1.ClusterIPNone {
+				svc.Spec.ClusterIP, svc.Spec.ClusterIPs = "", nil // allocated by the API server
+			}
 			if err := c.Create(ctx, cp); err != nil {
 				b.Fatalf("floor: creating %T %s: %v", cp, cp.GetName(), err)
 			}
 		}
 	}
 	return time.Since(start)
+}
+
+// waitLimit bounds the wait for all Applications (PLINTH_BENCH_WAIT, default 30m).
+func waitLimit() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("PLINTH_BENCH_WAIT")); err == nil && d > 0 {
+		return d
+	}
+	return 30 * time.Minute
+}
+
+// dumpState logs where the chain stopped, for a failed run.
+func dumpState(ctx context.Context, b *testing.B, c client.Client, kc kubernetes.Interface, ns string) {
+	var apps plinthv1.ApplicationList
+	_ = c.List(ctx, &apps, client.InNamespace(ns))
+	for _, a := range apps.Items {
+		b.Logf("application %s: phase %q ready %q conditions %+v", a.Name, a.Status.Phase, a.Status.Ready, a.Status.Conditions)
+	}
+	var comps plinthv1.ComponentList
+	_ = c.List(ctx, &comps, client.InNamespace(ns))
+	for _, x := range comps.Items {
+		b.Logf("component %s: phase %q ready %q conditions %+v", x.Name, x.Status.Phase, x.Status.Ready, x.Status.Conditions)
+	}
+	var wss plinthv1.WorkloadSetList
+	_ = c.List(ctx, &wss, client.InNamespace(ns))
+	for _, x := range wss.Items {
+		b.Logf("workloadset %s: phase %q ready %q members %+v conditions %+v", x.Name, x.Status.Phase, x.Status.Ready, x.Status.Members, x.Status.Conditions)
+	}
+	pods, _ := kc.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	for _, p := range pods.Items {
+		b.Logf("pod %s: phase %q conditions %+v", p.Name, p.Status.Phase, p.Status.Conditions)
+	}
 }
