@@ -9,6 +9,8 @@ GO_TEST_TIMEOUT ?= 20m
 # Test tiers run by "make test" after the unit and envtest tier. Each area adds
 # its own in hack/make/<area>.mk (TEST_TIERS += test-<area>).
 TEST_TIERS :=
+# Branch the gRPC contracts must stay compatible with (buf breaking).
+BUF_AGAINST ?= main
 
 .PHONY: help
 help: ## List the targets.
@@ -52,10 +54,11 @@ verify: tools ## Fail when generated files are stale.
 	hack/verify-generated.sh
 
 .PHONY: lint
-lint: tools ## gofmt, go vet (every module, with and without go.work), buf lint.
+lint: tools ## gofmt, go vet (every module, with and without go.work), buf lint and breaking check.
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt would change: $$bad" >&2; exit 1; fi
 	for m in $(MODULES); do (cd $$m && go vet ./... && GOWORK=off go vet ./...); done
 	cd proto && ../bin/buf lint
+	cd proto && ../bin/buf breaking --against '../.git#branch=$(BUF_AGAINST),subdir=proto'
 
 .PHONY: build
 build: ## Build every binary into bin/.

@@ -9,7 +9,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 KUBE_VERSION=v1.36.3
-ETCD_VERSION=$(cd "$root/hack/kubebin" && go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)
+ETCD_VERSION=$(cd "$root/hack/kubebin" && GOWORK=off go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)
 cache=${PLINTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/plinth}
 out="$root/bin/k8s"
 mkdir -p "$out"
@@ -35,7 +35,7 @@ for name in "${names[@]}"; do
 	if [ ! -x "$dir/$name" ]; then
 		echo "build-kube: building $name $version (first time on this machine; cached in $dir)" >&2
 		mkdir -p "$dir"
-		(cd "$root/hack/kubebin" && CGO_ENABLED=0 go build -trimpath -ldflags "$flags" -o "$dir/$name.tmp" "$pkg")
+		(cd "$root/hack/kubebin" && GOWORK=off CGO_ENABLED=0 go build -trimpath -ldflags "$flags" -o "$dir/$name.tmp" "$pkg")
 		mv "$dir/$name.tmp" "$dir/$name"
 	fi
 	ln -sfn "$dir/$name" "$out/$name"

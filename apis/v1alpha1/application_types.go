@@ -48,8 +48,8 @@ type ApplicationSpec struct {
 	// PluginVersion pins the plugin version (semver, for example v1.0.0).
 	// Change it only through an UpgradeApp Operation; the target version must
 	// list the current one in allowed-upgrade-from.
-	// +kubebuilder:validation:Pattern=`^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$`
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^v(0|[1-9][0-9]*)[.](0|[1-9][0-9]*)[.](0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$')",message="pluginVersion must be a semantic version with a leading v, for example v1.0.0"
 	PluginVersion string `json:"pluginVersion"`
 
 	// Version is the middleware version, one of the plugin version's
@@ -158,6 +158,8 @@ type ApplicationComponent struct {
 type StorageSpec struct {
 	// Size of the volume, for example 10Gi. It can grow when the storage
 	// class allows volume expansion; it can never shrink.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=24
 	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).isGreaterThan(quantity('0'))",message="storage size must be greater than zero, for example 10Gi"
 	Size resource.Quantity `json:"size"`
 

@@ -15,7 +15,8 @@ type RetentionPolicy struct {
 	// +optional
 	Count *int32 `json:"count,omitempty"`
 	// MaxAge of a backup, as a duration in hours, minutes or days: 720h, 30d.
-	// +kubebuilder:validation:Pattern=`^[1-9][0-9]*(m|h|d)$`
+	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[1-9][0-9]*(m|h|d)$')",message="maxAge must be a whole number of minutes, hours or days, for example 720h or 30d"
 	// +optional
 	MaxAge string `json:"maxAge,omitempty"`
 }
