@@ -60,7 +60,7 @@ func TestRenderPodTemplate(t *testing.T) {
 	if strings.Join(names, ",") != "redis,status-agent,ops-agent" {
 		t.Fatalf("containers %v", names)
 	}
-	if spec.Spec.Volumes[1].PersistentVolumeClaim.ClaimName != "cache-redis-0-1-data" {
+	if spec.Spec.Volumes[1].PersistentVolumeClaim.ClaimName != "data-cache-redis-0-1" {
 		t.Fatalf("data claim %+v", spec.Spec.Volumes[1])
 	}
 	if _, err := pluginregistry.RenderPodTemplate(redis, "proxy", &ctx); err == nil {
