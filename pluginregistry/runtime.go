@@ -45,13 +45,5 @@ func AgentArgv(a *Action, ctx Context) ([]string, error) {
 	for _, p := range a.Parameters {
 		ctx.Args[p.Name] = "{{ index . " + strconv.Quote(p.Name) + " }}"
 	}
-	argv := make([]string, len(a.Command))
-	for i, c := range a.Command {
-		s, err := Render(fmt.Sprintf("%s.command[%d]", a.Name, i), c, &ctx)
-		if err != nil {
-			return nil, err
-		}
-		argv[i] = s
-	}
-	return argv, nil
+	return renderArgv(a, &ctx)
 }
