@@ -41,6 +41,8 @@ const (
 	// nameClashRecheck: a PVC that is not ours holds a name we need; its
 	// removal sends us no event (it lacks our label).
 	nameClashRecheck = 30 * time.Second
+	// switchoverRecheck: the Switchover hook is not done yet.
+	switchoverRecheck = 5 * time.Second
 )
 
 // Switchover moves the writable role away from a pod before a rolling update
@@ -576,7 +578,7 @@ func (r *Reconciler) rollOut(ctx context.Context, s *scope) (bool, error) {
 		}
 		if !ok {
 			s.progressing("rolling update: waiting for a switchover away from %s", pod.Name)
-			s.requeueAfter(waitForTerminatingRecheck)
+			s.requeueAfter(switchoverRecheck)
 			return false, nil
 		}
 	}
