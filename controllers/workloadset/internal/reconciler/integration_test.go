@@ -118,6 +118,29 @@ func TestScaleOutAndInWithPVCRetention(t *testing.T) {
 	h.assertMounts(h.waitPod("keep-2"), keepPVC2)
 }
 
+func TestForeignPVCIsNeverMounted(t *testing.T) {
+	t.Parallel()
+	h := start(t, nil)
+	foreign := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "data-taken-0", Namespace: h.ns},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+		},
+	}
+	if err := h.c.Create(h.ctx, foreign); err != nil {
+		t.Fatal(err)
+	}
+	h.workloadSet("taken", 1, withVolume("1Gi"))
+	h.waitStatus("taken", "the name clash reported", func(ws *plinthv1.WorkloadSet) bool {
+		c := condition(ws, plinthv1.ConditionProgressing)
+		return c != nil && strings.Contains(c.Message, "PVC data-taken-0 already exists and does not belong to this WorkloadSet")
+	})
+	if _, ok := h.pod("taken-0"); ok {
+		t.Fatal("a pod was created on someone else's PVC")
+	}
+}
+
 func TestOrderedScaleInRemovesHighestFirst(t *testing.T) {
 	t.Parallel()
 	h := start(t, nil)

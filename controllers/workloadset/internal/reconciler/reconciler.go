@@ -38,6 +38,11 @@ const (
 	waitForTerminatingRecheck = 5 * time.Second
 	// expansionRecheck: a PVC resize is in progress on the storage side.
 	expansionRecheck = 30 * time.Second
+	// nameClashRecheck: a PVC that is not ours holds a name we need; its
+	// removal sends us no event (it lacks our label).
+	nameClashRecheck = 30 * time.Second
+	// switchoverRecheck: the Switchover hook is not done yet.
+	switchoverRecheck = 5 * time.Second
 )
 
 // Switchover moves the writable role away from a pod before a rolling update
@@ -353,7 +358,21 @@ func (r *Reconciler) ensurePVCs(ctx context.Context, s *scope) (bool, error) {
 				continue
 			}
 			s.log.Info("creating a PVC", "pvc", want.Name, "size", want.Spec.Resources.Requests.Storage().String())
-			if err := r.client.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
+			err := r.client.Create(ctx, want)
+			if apierrors.IsAlreadyExists(err) {
+				// Not in our list: our cache is behind, or the name is taken
+				// by a claim that is not ours (never mount someone else's data).
+				got := &corev1.PersistentVolumeClaim{}
+				if err := r.apiReader.Get(ctx, client.ObjectKeyFromObject(want), got); err != nil {
+					return false, fmt.Errorf("reading PVC %s: %w", want.Name, err)
+				}
+				if owner := got.Labels[plinthv1.LabelWorkloadSet]; owner != s.ws.Name {
+					s.progressing("PVC %s already exists and does not belong to this WorkloadSet (label %s=%q): rename the volume template or the WorkloadSet, or remove that PVC", want.Name, plinthv1.LabelWorkloadSet, owner)
+					s.requeueAfter(nameClashRecheck)
+					continue
+				}
+				want = got
+			} else if err != nil {
 				return false, fmt.Errorf("creating PVC %s: %w", want.Name, err)
 			}
 			s.pvcs[want.Name] = want
@@ -559,7 +578,7 @@ func (r *Reconciler) rollOut(ctx context.Context, s *scope) (bool, error) {
 		}
 		if !ok {
 			s.progressing("rolling update: waiting for a switchover away from %s", pod.Name)
-			s.requeueAfter(waitForTerminatingRecheck)
+			s.requeueAfter(switchoverRecheck)
 			return false, nil
 		}
 	}
