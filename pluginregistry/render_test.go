@@ -1,0 +1,129 @@
+package pluginregistry_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/plinth-io/plinth/pluginregistry"
+)
+
+func TestRender(t *testing.T) {
+	ctx := sampleContext()
+	ctx.Params = map[string]string{"b": "2", "a": "1"}
+	cases := []struct {
+		name, text, want, wantErr string
+	}{
+		{"fields", "{{ .Application.Name }}/{{ .Pod.Name }}:{{ .Ports.redis }}", "cache/cache-redis-0-1:6379", ""},
+		{"sorted map range", "{{ range $k, $v := .Params }}{{ $k }}={{ $v }};{{ end }}", "a=1;b=2;", ""},
+		{"quote", `{{ quote .Application.Name }}`, `"cache"`, ""},
+		{"missing key is an error", "{{ .Params.c }}", "", `map has no entry for key "c"`},
+		{"unknown field is an error", "{{ .Cluster.Name }}", "", `can't evaluate field Cluster`},
+		{"unknown function", "{{ env \"HOME\" }}", "", `function "env" not defined`},
+		{"index tolerates optional keys", `{{ with index .Params "c" }}c{{ else }}none{{ end }}`, "none", ""},
+		{"syntax error", "{{ .Pod.Name ", "", "unclosed action"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := pluginregistry.Render(c.name, c.text, &ctx)
+			checkErr(t, err, c.wantErr)
+			if c.wantErr == "" && got != c.want {
+				t.Fatalf("got %q, want %q", got, c.want)
+			}
+		})
+	}
+	if _, err := pluginregistry.Render("big", `{{ range 2000000 }}xxxxxxxxxx{{ end }}`, &ctx); err == nil || !strings.Contains(err.Error(), "exceeds 1 MiB") {
+		t.Fatalf("expected the output cap to stop a huge template, got %v", err)
+	}
+}
+
+func TestRenderPodTemplate(t *testing.T) {
+	redis := load(t, "../plugins/redis/v1.0.0")
+	ctx := sampleContext()
+	spec, err := pluginregistry.RenderPodTemplate(redis, "redis", &ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spec.Spec.InitContainers) != 1 || spec.Spec.InitContainers[0].Image != ctx.Platform.Image {
+		t.Fatalf("the init container must copy the binaries from the Plinth image: %+v", spec.Spec.InitContainers)
+	}
+	main := spec.Spec.Containers[0]
+	if main.Image != "docker.io/library/redis:7.2" || main.Command[0] != "/plinth/bin/plinth-procmgr" {
+		t.Fatalf("main container: image %s command %v", main.Image, main.Command)
+	}
+	if got := strings.Join(main.Command[3:6], " "); got != "-- redis-server /etc/redis/redis.conf" {
+		t.Fatalf("procmgr must run redis-server: %v", main.Command)
+	}
+	names := []string{}
+	for _, c := range spec.Spec.Containers {
+		names = append(names, c.Name)
+	}
+	if strings.Join(names, ",") != "redis,status-agent,ops-agent" {
+		t.Fatalf("containers %v", names)
+	}
+	if spec.Spec.Volumes[1].PersistentVolumeClaim.ClaimName != "cache-redis-0-1-data" {
+		t.Fatalf("data claim %+v", spec.Spec.Volumes[1])
+	}
+	if _, err := pluginregistry.RenderPodTemplate(redis, "proxy", &ctx); err == nil {
+		t.Fatal("unknown component rendered")
+	}
+}
+
+func TestRenderOperation(t *testing.T) {
+	redis := load(t, "../plugins/redis/v1.0.0")
+	ctx := sampleContext()
+	op, err := pluginregistry.RenderOperation(redis, "HorizontalScale", map[string]string{"replicas": "5"}, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op.Steps[0].Type != pluginregistry.StepPatch || !strings.Contains(op.Steps[0].Patch.Merge, "replicas: 5") || op.Steps[0].Patch.Name != "cache" {
+		t.Fatalf("patch step %+v", op.Steps[0].Patch)
+	}
+	if op.Steps[1].Wait.Name != "cache" || op.Steps[1].Timeout != "30m" {
+		t.Fatalf("wait step %+v", op.Steps[1])
+	}
+	if _, err := pluginregistry.RenderOperation(redis, "HorizontalScale", map[string]string{"replicas": "99"}, ctx); err == nil || !strings.Contains(err.Error(), "violates the constraint") {
+		t.Fatalf("out-of-range replicas: %v", err)
+	}
+	if _, err := pluginregistry.RenderOperation(redis, "HorizontalScale", nil, ctx); err == nil || !strings.Contains(err.Error(), "replicas: is required") {
+		t.Fatalf("missing replicas: %v", err)
+	}
+	if _, err := pluginregistry.RenderOperation(redis, "Explode", nil, ctx); err == nil || !strings.Contains(err.Error(), "expected one of Create") {
+		t.Fatalf("unknown template: %v", err)
+	}
+	// "when" skips the cluster step outside the cluster topology.
+	op, err = pluginregistry.RenderOperation(redis, "Create", nil, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op.Steps[1].Name != "cluster-create" || !op.Skip[1] || op.Skip[0] {
+		t.Fatalf("skip flags %v for %s", op.Skip, op.Steps[1].Name)
+	}
+	ctx.Topology = "cluster"
+	op, _ = pluginregistry.RenderOperation(redis, "Create", map[string]string{"nodes": "a:6379 b:6379 c:6379"}, ctx)
+	if op.Skip[1] || op.Steps[1].GRPC.Args["nodes"] != "a:6379 b:6379 c:6379" || op.Steps[1].GRPC.Policy != "one" {
+		t.Fatalf("cluster create step %+v skip %v", op.Steps[1].GRPC, op.Skip)
+	}
+}
+
+func TestRenderAction(t *testing.T) {
+	redis := load(t, "../plugins/redis/v1.0.0")
+	ctx := sampleContext()
+	argv, err := pluginregistry.RenderAction(redis.Action("acl-user-create"), map[string]string{"user": "app", "password": "s3cretpassword"}, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "redis-cli -p 6379 --no-auth-warning ACL SETUSER app reset on >s3cretpassword ~* +@all"
+	if strings.Join(argv, " ") != want {
+		t.Fatalf("argv %q, want %q", strings.Join(argv, " "), want)
+	}
+	// A value with a space cannot smuggle extra ACL rules in: the pattern refuses it.
+	_, err = pluginregistry.RenderAction(redis.Action("acl-user-create"), map[string]string{"user": "app on allcommands", "password": "s3cretpassword"}, ctx)
+	if err == nil || !strings.Contains(err.Error(), "does not match the pattern") {
+		t.Fatalf("expected the pattern to refuse the user name: %v", err)
+	}
+	// Secret values are never echoed in errors.
+	_, err = pluginregistry.RenderAction(redis.Action("acl-user-create"), map[string]string{"user": "app", "password": "short"}, ctx)
+	if err == nil || strings.Contains(err.Error(), "short") {
+		t.Fatalf("secret parameter error must not contain the value: %v", err)
+	}
+}
