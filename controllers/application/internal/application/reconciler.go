@@ -76,6 +76,10 @@ type scope struct {
 	// gone is set when the Application no longer exists (or is no longer
 	// this controller's): its status is not written.
 	gone bool
+	// observed is set once the status describes the current generation
+	// (a verdict was reached); a reconcile cut short by an error keeps the
+	// previous observedGeneration.
+	observed bool
 }
 
 // phase is one step of a reconcile. A non-zero result or an error ends the
@@ -93,6 +97,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	defer func() {
 		if s.gone {
 			return
+		}
+		if s.observed {
+			s.status.ObservedGeneration = app.Generation
 		}
 		if perr := r.writeStatus(ctx, app, s.status); perr != nil {
 			log.Error(perr, "writing the Application status")
@@ -132,6 +139,7 @@ func (r *Reconciler) handleDeletion(ctx context.Context, s *scope) (ctrl.Result,
 		return ctrl.Result{}, false, nil
 	}
 	s.status.Phase = plinthv1.ApplicationDeleting
+	s.observed = true
 	conditions.MarkFalse(&s.status.Conditions, app.Generation, plinthv1.ConditionReady, plinthv1.ReasonDeleting, "the Application is being deleted")
 	if app.Spec.TerminationPolicy == plinthv1.TerminationWipeOut {
 		log.Info("terminationPolicy WipeOut: deleting the Application's PVCs", "selector", plinthv1.LabelApplication+"="+app.Name)
@@ -258,6 +266,7 @@ func (r *Reconciler) invalid(s *scope, reason, message string) (ctrl.Result, boo
 	conditions.MarkFalse(&s.status.Conditions, gen, plinthv1.ConditionReady, reason, message)
 	conditions.MarkFalse(&s.status.Conditions, gen, plinthv1.ConditionProgressing, reason, "nothing is rolled out until the spec is valid")
 	s.status.Phase = plinthv1.ApplicationFailed
+	s.observed = true
 	return ctrl.Result{}, true, reconcile.TerminalError(fmt.Errorf("%s: %s", reason, message))
 }
 
@@ -370,12 +379,12 @@ func (r *Reconciler) summarise(_ context.Context, s *scope) (ctrl.Result, bool, 
 	} else {
 		conditions.MarkFalse(&s.status.Conditions, gen, plinthv1.ConditionProgressing, a.ReadyReason, "nothing is being rolled out")
 	}
+	s.observed = true
 	return ctrl.Result{}, false, nil
 }
 
 // writeStatus server-side applies the status when it changed.
 func (r *Reconciler) writeStatus(ctx context.Context, app *plinthv1.Application, status *plinthv1.ApplicationStatus) error {
-	status.ObservedGeneration = app.Generation
 	if equality.Semantic.DeepEqual(app.Status, *status) {
 		return nil
 	}
