@@ -218,8 +218,7 @@ func (r *Reconciler) resolvePlugin(ctx context.Context, s *scope) (ctrl.Result, 
 // a version of plugin that the registry has not judged yet (neither serves
 // nor rejects): its answers about the plugin are then not final.
 func (r *Reconciler) registryCatchingUp(ctx context.Context, plugin string) (bool, error) {
-	cms := &metav1.PartialObjectMetadataList{}
-	cms.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMapList"))
+	cms := &corev1.ConfigMapList{}
 	if err := r.PluginConfigMaps.List(ctx, cms, client.InNamespace(r.PlatformNamespace), client.MatchingLabels{plinthv1.LabelPlugin: plugin}); err != nil {
 		return false, fmt.Errorf("listing the ConfigMaps of plugin %s: %w", plugin, err)
 	}
