@@ -98,7 +98,7 @@ func allTrue(m map[Part]bool) bool {
 }
 
 func invalid(plugin, version string, p *problems) error {
-	return &InvalidError{Plugin: plugin, Version: version, Errors: p.sorted()}
+	return &InvalidError{Plugin: plugin, Version: version, Errors: p.sorted(), Incomplete: p.incomplete}
 }
 
 // collectParts checks the ConfigMaps' metadata and picks one document per part.
@@ -143,6 +143,7 @@ func collectParts(plugin, version string, cms []corev1.ConfigMap, p *problems) m
 		docs[part] = &document{configMap: name, key: part.Key(), data: []byte(data)}
 	}
 	if docs[PartManifest] == nil && seen[PartManifest] == "" {
+		p.incomplete = true
 		p.add(&document{configMap: ConfigMapName(plugin, PartManifest, version)}, "",
 			"the manifest ConfigMap is missing: expected a ConfigMap labelled %s=%s, %s=%s, %s=manifest",
 			plinthv1.LabelPlugin, plugin, plinthv1.LabelPluginVersion, version, plinthv1.LabelPluginPart)
@@ -174,6 +175,7 @@ func checkRefs(plugin, version string, pv *PluginVersion, docs map[Part]*documen
 		}
 		switch {
 		case found == nil:
+			p.incomplete = true
 			p.add(md, path, "ConfigMap %q does not exist among the ConfigMaps of %s %s: expected a ConfigMap with that name labelled %s=%s",
 				r.name, plugin, version, plinthv1.LabelPluginPart, r.part)
 		case Part(found.Labels[plinthv1.LabelPluginPart]) != r.part:

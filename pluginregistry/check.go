@@ -165,7 +165,7 @@ func (c *checker) components() {
 			}
 			if tc.Replicas != nil {
 				c.checkRange(tp+".replicas", *tc.Replicas)
-				if tc.Replicas.Min < def.Replicas.Min || tc.Replicas.Max > def.Replicas.Max {
+				if def.Replicas.Min <= def.Replicas.Max && (tc.Replicas.Min < def.Replicas.Min || tc.Replicas.Max > def.Replicas.Max) {
 					c.add(PartComponents, tp+".replicas", "range %d..%d is outside component %s's range %d..%d", tc.Replicas.Min, tc.Replicas.Max, def.Name, def.Replicas.Min, def.Replicas.Max)
 				}
 			}
@@ -218,35 +218,44 @@ func (c *checker) checkProbe(path string, d *ComponentDef, roles map[string]bool
 	pr := d.StatusProbe
 	c.checkDuration(PartComponents, path+".interval", pr.Interval)
 	c.checkDuration(PartComponents, path+".timeout", pr.Timeout)
-	switch pr.Parser.Type {
+	roleField := pr.RoleField
+	if roleField == "" {
+		roleField = "role"
+	}
+	switch pr.Parser {
 	case ParserRegex:
-		re, err := regexp.Compile(pr.Parser.Pattern)
+		re, err := regexp.Compile(pr.Regex)
 		switch {
-		case pr.Parser.Pattern == "":
-			c.add(PartComponents, path+".parser.pattern", "the regex parser needs a pattern with named groups")
+		case pr.Regex == "":
+			c.add(PartComponents, path+".regex", "the regex parser needs a regex with named groups")
 		case err != nil:
-			c.add(PartComponents, path+".parser.pattern", "the pattern does not compile: %v", err)
+			c.add(PartComponents, path+".regex", "the regex does not compile: %v", err)
 		default:
 			groups := map[string]bool{}
 			for _, n := range re.SubexpNames() {
 				groups[n] = n != ""
 			}
-			if !groups[pr.Role.Field] {
-				c.add(PartComponents, path+".role.field", "field %q is not a named group of the pattern", pr.Role.Field)
+			if !groups[roleField] {
+				c.add(PartComponents, path+".role-field", "field %q is not a named group of the regex", roleField)
 			}
 		}
 	default:
-		if pr.Parser.Pattern != "" {
-			c.add(PartComponents, path+".parser.pattern", "pattern is only used by the regex parser")
+		if pr.Regex != "" {
+			c.add(PartComponents, path+".regex", "regex is only used by the regex parser")
 		}
 	}
-	for k, role := range pr.Role.Map {
+	if pr.Heartbeat != "" {
+		c.checkDuration(PartComponents, path+".heartbeat", pr.Heartbeat)
+	}
+	for k, role := range pr.RoleMap {
 		if !roles[role] {
-			c.add(PartComponents, joinKey(path+".role.map", k), "maps to %q, which is not a role of component %s: expected one of %s", role, d.Name, names(d.Roles, func(r Role) string { return r.Name }))
+			c.add(PartComponents, joinKey(path+".role-map", k), "maps to %q, which is not a role of component %s: expected one of %s", role, d.Name, names(d.Roles, func(r Role) string { return r.Name }))
 		}
 	}
-	if pr.Role.Default != "" && pr.Role.Default != "unknown" && !roles[pr.Role.Default] {
-		c.add(PartComponents, path+".role.default", "%q is not a role of component %s", pr.Role.Default, d.Name)
+	for k, v := range pr.Env {
+		if _, err := Render("status-probe.env", v, c.sampleContext(d.Name)); err != nil {
+			c.add(PartComponents, joinKey(path+".env", k), "%v", err)
+		}
 	}
 	ctx := c.sampleContext(d.Name)
 	for i, arg := range pr.Command {

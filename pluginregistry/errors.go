@@ -42,6 +42,9 @@ type InvalidError struct {
 	Plugin  string
 	Version string
 	Errors  []FieldError
+	// Incomplete is set when ConfigMaps of the version are missing: they may
+	// still be on their way (kubectl apply creates them one by one).
+	Incomplete bool
 }
 
 func (e *InvalidError) Error() string {
@@ -61,7 +64,8 @@ var ErrContentChanged = errors.New("plugin version content changed under the sam
 
 // problems collects FieldErrors while a version is checked.
 type problems struct {
-	list []FieldError
+	list       []FieldError
+	incomplete bool
 }
 
 func (p *problems) add(doc *document, path, format string, args ...any) {

@@ -50,6 +50,10 @@ type Options struct {
 	Log logr.Logger
 	// Resync re-lists the ConfigMaps periodically (default 10m).
 	Resync time.Duration
+	// IncompleteGrace is how long a version whose ConfigMaps are not all
+	// there yet is left unreported (default 10s): kubectl apply creates
+	// them one by one.
+	IncompleteGrace time.Duration
 }
 
 // VersionKey names a plugin version.
@@ -78,6 +82,7 @@ type entry struct {
 type Registry struct {
 	client    kubernetes.Interface
 	namespace string
+	grace     time.Duration
 	log       logr.Logger
 	factory   informers.SharedInformerFactory
 	lister    corelisters.ConfigMapLister
@@ -100,6 +105,9 @@ func New(client kubernetes.Interface, opts Options) (*Registry, error) {
 	if opts.Resync == 0 {
 		opts.Resync = 10 * time.Minute
 	}
+	if opts.IncompleteGrace == 0 {
+		opts.IncompleteGrace = 10 * time.Second
+	}
 	req, err := labels.NewRequirement(plinthv1.LabelPlugin, selection.Exists, nil)
 	if err != nil {
 		return nil, err
@@ -113,6 +121,7 @@ func New(client kubernetes.Interface, opts Options) (*Registry, error) {
 	r := &Registry{
 		client:    client,
 		namespace: opts.Namespace,
+		grace:     opts.IncompleteGrace,
 		log:       opts.Log,
 		factory:   factory,
 		lister:    inf.Lister(),
@@ -220,13 +229,34 @@ func (r *Registry) sync(ctx context.Context, k VersionKey) error {
 		r.mu.Lock()
 		r.entries[k] = e
 		r.mu.Unlock()
-		if e.err != nil {
+		var inc *InvalidError
+		if errors.As(e.err, &inc) && inc.Incomplete {
+			r.log.V(1).Info("plugin version is incomplete so far", "plugin", k.Plugin, "version", k.Version, "reason", e.err.Error())
+		} else if e.err != nil {
 			r.log.Info("plugin version is invalid", "plugin", k.Plugin, "version", k.Version, "reason", e.err.Error())
 		} else {
 			r.log.Info("plugin version is valid", "plugin", k.Plugin, "version", k.Version, "hash", e.pv.Hash)
 		}
 	}
+	var inv *InvalidError
+	if errors.As(e.err, &inv) && inv.Incomplete {
+		if wait := r.grace - time.Since(newest(cms)); wait > 0 {
+			r.queue.AddAfter(k, wait)
+			return nil
+		}
+	}
 	return r.report(ctx, k, cms, e)
+}
+
+// newest is the creation time of the most recent ConfigMap.
+func newest(cms []corev1.ConfigMap) time.Time {
+	var t time.Time
+	for _, cm := range cms {
+		if cm.CreationTimestamp.After(t) {
+			t = cm.CreationTimestamp.Time
+		}
+	}
+	return t
 }
 
 // validate builds a version and applies the immutability rules.

@@ -162,9 +162,14 @@ func RenderAction(a *Action, args map[string]string, ctx Context) ([]string, err
 		return nil, &ParametersError{Component: "action " + a.Name, Errors: errs}
 	}
 	ctx.Args = resolved
+	return renderArgv(a, &ctx)
+}
+
+// renderArgv renders each argv element of an action on its own.
+func renderArgv(a *Action, ctx *Context) ([]string, error) {
 	argv := make([]string, len(a.Command))
 	for i, c := range a.Command {
-		s, err := Render(fmt.Sprintf("%s.command[%d]", a.Name, i), c, &ctx)
+		s, err := Render(fmt.Sprintf("%s.command[%d]", a.Name, i), c, ctx)
 		if err != nil {
 			return nil, err
 		}

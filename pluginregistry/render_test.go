@@ -31,7 +31,13 @@ func TestRender(t *testing.T) {
 			}
 		})
 	}
-	if _, err := pluginregistry.Render("big", `{{ range 2000000 }}xxxxxxxxxx{{ end }}`, &ctx); err == nil || !strings.Contains(err.Error(), "exceeds 1 MiB") {
+	if _, err := pluginregistry.Render("spin", `{{ range 100000000000 }}{{ end }}`, &ctx); err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("expected a range over a huge literal to be refused, got %v", err)
+	}
+	if _, err := pluginregistry.Render("spin", `{{ range add 99999 99999 }}{{ end }}`, &ctx); err == nil || !strings.Contains(err.Error(), "outside the template integer range") {
+		t.Fatalf("expected computed integers to be bounded, got %v", err)
+	}
+	if _, err := pluginregistry.Render("big", `{{ range 100000 }}xxxxxxxxxxxxxxxxxxxx{{ end }}`, &ctx); err == nil || !strings.Contains(err.Error(), "exceeds 1 MiB") {
 		t.Fatalf("expected the output cap to stop a huge template, got %v", err)
 	}
 }
@@ -60,7 +66,7 @@ func TestRenderPodTemplate(t *testing.T) {
 	if strings.Join(names, ",") != "redis,status-agent,ops-agent" {
 		t.Fatalf("containers %v", names)
 	}
-	if spec.Spec.Volumes[1].PersistentVolumeClaim.ClaimName != "cache-redis-0-1-data" {
+	if spec.Spec.Volumes[1].PersistentVolumeClaim.ClaimName != "data-cache-redis-0-1" {
 		t.Fatalf("data claim %+v", spec.Spec.Volumes[1])
 	}
 	if _, err := pluginregistry.RenderPodTemplate(redis, "proxy", &ctx); err == nil {

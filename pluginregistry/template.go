@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/template"
+	"text/template/parse"
 )
 
 // Context is the one, fixed set of values every template sees: pod
@@ -109,22 +111,75 @@ var templateFuncs = template.FuncMap{
 	"indent": func(n int, s string) string {
 		return strings.ReplaceAll(s, "\n", "\n"+strings.Repeat(" ", n))
 	},
-	"add": func(a, b int) int { return a + b },
-	"sub": func(a, b int) int { return a - b },
+	"add": func(a, b int) (int, error) { return boundInt(a + b) },
+	"sub": func(a, b int) (int, error) { return boundInt(a - b) },
 	// int converts a string parameter to an integer.
 	"int": func(s string) (int, error) {
-		var n int
-		_, err := fmt.Sscanf(s, "%d", &n)
+		n, err := strconv.Atoi(s)
 		if err != nil {
 			return 0, fmt.Errorf("%q is not an integer", s)
 		}
-		return n, nil
+		return boundInt(n)
 	},
+}
+
+// maxTemplateInt bounds the integers templates compute, so that a range over
+// an integer cannot spin for ever.
+const maxTemplateInt = 100000
+
+func boundInt(n int) (int, error) {
+	if n > maxTemplateInt || n < -maxTemplateInt {
+		return 0, fmt.Errorf("%d is outside the template integer range ±%d", n, maxTemplateInt)
+	}
+	return n, nil
+}
+
+// checkRanges refuses a range over an integer literal above maxTemplateInt.
+func checkRanges(n parse.Node) error {
+	switch x := n.(type) {
+	case *parse.ListNode:
+		if x == nil {
+			return nil
+		}
+		for _, c := range x.Nodes {
+			if err := checkRanges(c); err != nil {
+				return err
+			}
+		}
+	case *parse.RangeNode:
+		if x.Pipe != nil {
+			for _, cmd := range x.Pipe.Cmds {
+				for _, arg := range cmd.Args {
+					if num, ok := arg.(*parse.NumberNode); ok && (!num.IsInt || num.Int64 > maxTemplateInt) {
+						return fmt.Errorf("range over %s is too large: at most %d iterations", num.Text, maxTemplateInt)
+					}
+				}
+			}
+		}
+		return errors.Join(checkRanges(x.List), checkRanges(x.ElseList))
+	case *parse.IfNode:
+		return errors.Join(checkRanges(x.List), checkRanges(x.ElseList))
+	case *parse.WithNode:
+		return errors.Join(checkRanges(x.List), checkRanges(x.ElseList))
+	}
+	return nil
 }
 
 // ParseTemplate parses text with the fixed function set and missingkey=error.
 func ParseTemplate(name, text string) (*template.Template, error) {
-	return template.New(name).Funcs(templateFuncs).Option("missingkey=error").Parse(text)
+	t, err := template.New(name).Funcs(templateFuncs).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	for _, tt := range t.Templates() {
+		if tt.Tree == nil {
+			continue
+		}
+		if err := checkRanges(tt.Tree.Root); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return t, nil
 }
 
 type cappedBuffer struct {

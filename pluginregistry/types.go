@@ -186,42 +186,38 @@ const (
 	ParserRegex    = "regex"
 )
 
-// StatusProbe is run by the status agent inside each pod.
+// StatusProbe is run by the status agent inside each pod. Its shape follows
+// the status agent's probe file (runtimeconfig.Probe); the component
+// controller renders Command and Env with the pod's Context and writes it.
 type StatusProbe struct {
 	// Command is the argv (no shell) the agent runs; templated.
-	Command  []string `json:"command"`
-	Interval string   `json:"interval"`
-	Timeout  string   `json:"timeout"`
-	Parser   Parser   `json:"parser"`
-	Role     RoleRule `json:"role"`
-	Healthy  Healthy  `json:"healthy"`
+	Command []string `json:"command"`
+	// Env is added to the agent's environment; values are templated.
+	Env      map[string]string `json:"env,omitempty"`
+	Interval string            `json:"interval"`
+	Timeout  string            `json:"timeout"`
+	// Heartbeat: the report is rewritten at least this often.
+	Heartbeat string `json:"heartbeat,omitempty"`
+	// Parser is keyvalue ("key:value" or "key=value" lines), json (one
+	// object) or regex (Regex's named groups become fields).
+	Parser string `json:"parser"`
+	Regex  string `json:"regex,omitempty"`
+	// RoleField is the field holding the role (default "role"); RoleMap
+	// renames middleware roles to the component's roles.
+	RoleField string            `json:"role-field,omitempty"`
+	RoleMap   map[string]string `json:"role-map,omitempty"`
+	// Healthy rules must all hold (besides exit code 0 and a role).
+	Healthy []HealthRule `json:"healthy,omitempty"`
 	// Details are parsed fields copied into the report (offsets, LSNs ...).
 	Details []string `json:"details,omitempty"`
 }
 
-// Parser turns the probe's stdout into fields.
-type Parser struct {
-	// Type is keyvalue, json or regex.
-	Type string `json:"type"`
-	// Separator of keyvalue lines (default ":").
-	Separator string `json:"separator,omitempty"`
-	// Pattern of the regex parser; its named groups become fields.
-	Pattern string `json:"pattern,omitempty"`
-}
-
-// RoleRule maps a parsed field to a role.
-type RoleRule struct {
-	Field string            `json:"field"`
-	Map   map[string]string `json:"map"`
-	// Default role when the value is not in Map (default "unknown").
-	Default string `json:"default,omitempty"`
-}
-
-// Healthy says when a member is healthy: the probe exited 0 and, when Field
-// is set, the field has one of Values.
-type Healthy struct {
-	Field  string   `json:"field,omitempty"`
-	Values []string `json:"values,omitempty"`
+// HealthRule requires a field to hold one of Values.
+type HealthRule struct {
+	Field  string   `json:"field"`
+	Values []string `json:"values"`
+	// Optional: a missing field does not make the member unhealthy.
+	Optional bool `json:"optional,omitempty"`
 }
 
 // Failover policies.

@@ -177,7 +177,7 @@ func TestRegistryServesWatchesAndReports(t *testing.T) {
 		return strings.Replace(s, "replicas: {min: 1, max: 16, default: 3}", "replicas: {min: 5, max: 2, default: 3}", 1)
 	})
 	createVersion(t, cs, broken)
-	wantReason := "ConfigMap redis-components-v9.9.9, key components.yaml, line 11, path topologies[1].components[0].replicas: min 5 is greater than max 2"
+	wantReason := "ConfigMap redis-components-v9.9.9, key components.yaml, line 12, path topologies[1].components[0].replicas: min 5 is greater than max 2"
 	poll(t, "the invalid annotation on redis-manifest-v9.9.9", func() (bool, string) {
 		a := manifestAnnotation(cs, "redis-manifest-v9.9.9")
 		return strings.HasPrefix(a, "invalid: ") && strings.Contains(a, wantReason), a
@@ -281,5 +281,47 @@ func TestKustomizeBuildsThePluginConfigMaps(t *testing.T) {
 		if a, b := pluginregistry.ContentHash(folder.ConfigMaps), pluginregistry.ContentHash(r.Source.ConfigMaps); a != b {
 			t.Errorf("%s %s: kustomize content %s differs from the folder %s", r.Source.Plugin, r.Source.Version, b, a)
 		}
+	}
+}
+
+// A version whose other ConfigMaps never arrive is reported invalid once
+// the grace period for kubectl apply has passed.
+func TestIncompleteVersionReportedAfterGrace(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cs, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const grace = "plinth-grace"
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: grace}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	reg, err := pluginregistry.New(cs, pluginregistry.Options{Namespace: grace, Log: testr.New(t), IncompleteGrace: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- reg.Start(ctx) }()
+	defer func() { cancel(); <-done }()
+	src, err := pluginregistry.FromFolder(filepath.Join(env.Root, "plugins", "postgresql", "v1.0.0"), grace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := src.ConfigMaps[0]
+	if _, err := cs.CoreV1().ConfigMaps(grace).Create(ctx, &manifest, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "the incomplete version to be reported", func() (bool, string) {
+		cm, err := cs.CoreV1().ConfigMaps(grace).Get(ctx, manifest.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		a := cm.Annotations[plinthv1.AnnotationPluginValidation]
+		return strings.Contains(a, `path refs.components: ConfigMap "postgresql-components-v1.0.0" does not exist`), a
+	})
+	var inv *pluginregistry.InvalidError
+	if _, err := reg.Get("postgresql", "v1.0.0"); !errors.As(err, &inv) || !inv.Incomplete {
+		t.Fatalf("Get: %v", err)
 	}
 }
