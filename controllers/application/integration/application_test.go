@@ -193,6 +193,12 @@ func TestPluginInstalledLater(t *testing.T) {
 	if err := installPlugin(ctx(t), "redis", "v1.1.0"); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { // uninstall, so the test can run again (-count)
+		if err := env.Client.DeleteAllOf(ctx(t), &corev1.ConfigMap{}, client.InNamespace(platformNamespace),
+			client.MatchingLabels{plinthv1.LabelPlugin: "redis", plinthv1.LabelPluginVersion: "v1.1.0"}); err != nil {
+			t.Error(err)
+		}
+	})
 	waitForComponent(t, ns, "later-redis", func(c *plinthv1.Component) error {
 		if c.Spec.PluginVersion != "v1.1.0" {
 			return fmt.Errorf("pluginVersion %s", c.Spec.PluginVersion)
@@ -408,4 +414,40 @@ func TestFinalizerRemovableByHand(t *testing.T) {
 		t.Fatalf("kubectl: %v: %s", err, out)
 	}
 	waitGone(t, ns, "orphan")
+}
+
+// A middleware version change the plugin does not allow is refused with
+// UpgradeNotAllowed, and the running Component keeps its version.
+func TestUpgradeNotAllowed(t *testing.T) {
+	ns := newNamespace(t)
+	startController(t, ns, controllerOptions{})
+	app := &plinthv1.Application{
+		ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns},
+		Spec:       plinthv1.ApplicationSpec{Plugin: "postgresql", PluginVersion: "v1.0.0", Version: "16", Topology: "standalone"},
+	}
+	if err := env.Client.Create(ctx(t), app); err != nil {
+		t.Fatal(err)
+	}
+	before := waitForComponent(t, ns, "db-postgresql", nil)
+	if before.Spec.Image != "docker.io/library/postgres:16" || before.Spec.Storage.Size.String() != "5Gi" {
+		t.Errorf("Component spec %+v", before.Spec)
+	}
+	waitForPhase(t, ns, "db", plinthv1.ApplicationCreating)
+
+	patchApp(t, ns, "db", func(a *plinthv1.Application) { a.Spec.Version = "17" })
+	got := waitForCondition(t, ns, "db", plinthv1.ConditionReady, metav1.ConditionFalse, plinthv1.ReasonUpgradeNotAllowed)
+	if msg := conditions.Get(got.Status.Conditions, plinthv1.ConditionReady).Message; !strings.Contains(msg, "cannot change from 16 to 17") || !strings.Contains(msg, "set it back to 16") {
+		t.Errorf("message %q", msg)
+	}
+	if got.Status.Version != "16" {
+		t.Errorf("status.version %q, want the running 16", got.Status.Version)
+	}
+	after := waitForComponent(t, ns, "db-postgresql", nil)
+	if after.Spec.Version != "16" || after.Spec.Image != before.Spec.Image || after.Generation != before.Generation {
+		t.Errorf("the Component changed: version %s image %s generation %d -> %d", after.Spec.Version, after.Spec.Image, before.Generation, after.Generation)
+	}
+
+	// Setting it back makes the Application valid again.
+	patchApp(t, ns, "db", func(a *plinthv1.Application) { a.Spec.Version = "16" })
+	waitForCondition(t, ns, "db", plinthv1.ConditionValid, metav1.ConditionTrue, plinthv1.ReasonValidated)
 }

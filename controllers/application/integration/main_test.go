@@ -100,6 +100,8 @@ type controllerOptions struct {
 	// wrapTransport wraps the controller's HTTP transport (to make the API
 	// server "hang" for some requests).
 	wrapTransport func(http.RoundTripper) http.RoundTripper
+	// user, when set, is the user the controller acts as (impersonated).
+	user string
 }
 
 // startController runs the application-controller, wired as in main.go,
@@ -124,6 +126,9 @@ func startController(t *testing.T, ns string, co controllerOptions) {
 	cfg := rest.CopyConfig(env.Config)
 	if co.wrapTransport != nil {
 		cfg.WrapTransport = co.wrapTransport
+	}
+	if co.user != "" {
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: co.user}
 	}
 	mgr, err := o.New(cfg, env.Scheme)
 	if err != nil {

@@ -36,17 +36,18 @@ const FieldManager = "plinth-application-controller"
 // example just after the controller starts).
 const registryCatchUpDelay = 2 * time.Second
 
-// Reconciler reconciles Applications.
-//
-// +kubebuilder:rbac:groups=plinth.io,resources=applications,verbs=get;list;watch;patch;update
+// Least-privilege RBAC of the application-controller (docs/application-controller.md):
+// +kubebuilder:rbac:groups=plinth.io,resources=applications,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=plinth.io,resources=applications/status,verbs=get;patch
 // +kubebuilder:rbac:groups=plinth.io,resources=applications/finalizers,verbs=update
-// +kubebuilder:rbac:groups=plinth.io,resources=components,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=plinth.io,resources=components,verbs=list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=deletecollection
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;patch,namespace=plinth-system
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch,namespace=plinth-system
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=plinth-system
+
+// Reconciler reconciles Applications.
 type Reconciler struct {
 	// Client reads from the manager's cache and writes to the API server.
 	Client client.Client
@@ -75,6 +76,10 @@ type scope struct {
 	// gone is set when the Application no longer exists (or is no longer
 	// this controller's): its status is not written.
 	gone bool
+	// observed is set once the status describes the current generation
+	// (a verdict was reached); a reconcile cut short by an error keeps the
+	// previous observedGeneration.
+	observed bool
 }
 
 // phase is one step of a reconcile. A non-zero result or an error ends the
@@ -92,6 +97,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	defer func() {
 		if s.gone {
 			return
+		}
+		if s.observed {
+			s.status.ObservedGeneration = app.Generation
 		}
 		if perr := r.writeStatus(ctx, app, s.status); perr != nil {
 			log.Error(perr, "writing the Application status")
@@ -131,6 +139,7 @@ func (r *Reconciler) handleDeletion(ctx context.Context, s *scope) (ctrl.Result,
 		return ctrl.Result{}, false, nil
 	}
 	s.status.Phase = plinthv1.ApplicationDeleting
+	s.observed = true
 	conditions.MarkFalse(&s.status.Conditions, app.Generation, plinthv1.ConditionReady, plinthv1.ReasonDeleting, "the Application is being deleted")
 	if app.Spec.TerminationPolicy == plinthv1.TerminationWipeOut {
 		log.Info("terminationPolicy WipeOut: deleting the Application's PVCs", "selector", plinthv1.LabelApplication+"="+app.Name)
@@ -209,8 +218,7 @@ func (r *Reconciler) resolvePlugin(ctx context.Context, s *scope) (ctrl.Result, 
 // a version of plugin that the registry has not judged yet (neither serves
 // nor rejects): its answers about the plugin are then not final.
 func (r *Reconciler) registryCatchingUp(ctx context.Context, plugin string) (bool, error) {
-	cms := &metav1.PartialObjectMetadataList{}
-	cms.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMapList"))
+	cms := &corev1.ConfigMapList{}
 	if err := r.PluginConfigMaps.List(ctx, cms, client.InNamespace(r.PlatformNamespace), client.MatchingLabels{plinthv1.LabelPlugin: plugin}); err != nil {
 		return false, fmt.Errorf("listing the ConfigMaps of plugin %s: %w", plugin, err)
 	}
@@ -257,6 +265,7 @@ func (r *Reconciler) invalid(s *scope, reason, message string) (ctrl.Result, boo
 	conditions.MarkFalse(&s.status.Conditions, gen, plinthv1.ConditionReady, reason, message)
 	conditions.MarkFalse(&s.status.Conditions, gen, plinthv1.ConditionProgressing, reason, "nothing is rolled out until the spec is valid")
 	s.status.Phase = plinthv1.ApplicationFailed
+	s.observed = true
 	return ctrl.Result{}, true, reconcile.TerminalError(fmt.Errorf("%s: %s", reason, message))
 }
 
@@ -369,12 +378,12 @@ func (r *Reconciler) summarise(_ context.Context, s *scope) (ctrl.Result, bool, 
 	} else {
 		conditions.MarkFalse(&s.status.Conditions, gen, plinthv1.ConditionProgressing, a.ReadyReason, "nothing is being rolled out")
 	}
+	s.observed = true
 	return ctrl.Result{}, false, nil
 }
 
 // writeStatus server-side applies the status when it changed.
 func (r *Reconciler) writeStatus(ctx context.Context, app *plinthv1.Application, status *plinthv1.ApplicationStatus) error {
-	status.ObservedGeneration = app.Generation
 	if equality.Semantic.DeepEqual(app.Status, *status) {
 		return nil
 	}

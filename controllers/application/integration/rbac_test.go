@@ -1,0 +1,127 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
+)
+
+// controllerUser is the identity of the controller's ServiceAccount.
+const controllerUser = "system:serviceaccount:" + platformNamespace + ":plinth-application-controller"
+
+// The controller does its whole job with only the rules of
+// controllers/application/rbac.yaml (generated from its RBAC markers).
+func TestLeastPrivilegeRBAC(t *testing.T) {
+	grantControllerRBAC(t)
+	ns := newNamespace(t)
+	startController(t, ns, controllerOptions{user: controllerUser})
+
+	if err := env.Client.Create(ctx(t), redisApp(ns, "least", func(a *plinthv1.Application) { a.Spec.TerminationPolicy = plinthv1.TerminationWipeOut })); err != nil {
+		t.Fatal(err)
+	}
+	waitForComponent(t, ns, "least-redis", nil)
+	waitForPhase(t, ns, "least", plinthv1.ApplicationCreating)
+	if !secretExists(t, ns, "least-credentials") {
+		t.Fatal("no credentials Secret")
+	}
+	setComponentStatus(t, ns, "least-redis", plinthv1.ComponentRunning, 1)
+	waitForPhase(t, ns, "least", plinthv1.ApplicationRunning)
+
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "data-least-redis-0", Namespace: ns, Labels: map[string]string{plinthv1.LabelApplication: "least"}},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+		},
+	}
+	if err := env.Client.Create(ctx(t), pvc); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Delete(ctx(t), redisApp(ns, "least")); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, ns, "least")
+	if !pvcDeletedOrGone(t, ns, pvc.Name) {
+		t.Error("WipeOut did not delete the PVC")
+	}
+}
+
+// grantControllerRBAC binds the roles of rbac.yaml to the controller's user.
+func grantControllerRBAC(t *testing.T) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(env.Root, "controllers", "application", "rbac.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subjects := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: controllerUser}}
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	var roles int
+	for {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bytes.TrimSpace(doc)) == 0 {
+			continue
+		}
+		var meta metav1.TypeMeta
+		if err := yaml.Unmarshal(doc, &meta); err != nil {
+			t.Fatal(err)
+		}
+		switch meta.Kind {
+		case "ClusterRole":
+			var cr rbacv1.ClusterRole
+			if err := yaml.UnmarshalStrict(doc, &cr); err != nil {
+				t.Fatal(err)
+			}
+			createOrSkip(t, &cr)
+			createOrSkip(t, &rbacv1.ClusterRoleBinding{
+				ObjectMeta: metav1.ObjectMeta{Name: cr.Name},
+				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: cr.Name},
+				Subjects:   subjects,
+			})
+		case "Role":
+			var r rbacv1.Role
+			if err := yaml.UnmarshalStrict(doc, &r); err != nil {
+				t.Fatal(err)
+			}
+			createOrSkip(t, &r)
+			createOrSkip(t, &rbacv1.RoleBinding{
+				ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: r.Namespace},
+				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: r.Name},
+				Subjects:   subjects,
+			})
+		default:
+			t.Fatalf("unexpected kind %q in rbac.yaml", meta.Kind)
+		}
+		roles++
+	}
+	if roles != 2 {
+		t.Fatalf("rbac.yaml has %d roles, want a ClusterRole and a Role", roles)
+	}
+}
+
+func createOrSkip(t *testing.T, obj client.Object) {
+	t.Helper()
+	if err := env.Client.Create(ctx(t), obj); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatalf("creating %s: %v", obj.GetName(), err)
+	}
+}
