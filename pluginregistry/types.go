@@ -54,6 +54,10 @@ type Manifest struct {
 	SupportedVersions []SupportedVersion `json:"supported-versions"`
 	// DefaultVersion is used when an Application names none.
 	DefaultVersion string `json:"default-version,omitempty"`
+	// AdminUser is the middleware's administrative user, written as
+	// "username" into every Application's credentials Secret (Redis:
+	// "default", PostgreSQL: "postgres"). Default "admin".
+	AdminUser string `json:"admin-user,omitempty"`
 	// AllowedUpgradeFrom lists the plugin versions (exact, like "v1.0.0", or
 	// semver constraints, like ">= v1.0.0, < v1.1.0") an Application may
 	// upgrade from to this version (UpgradeApp).

@@ -20,8 +20,8 @@ const (
 	KeyReplicationPassword = "replication-password"
 )
 
-// defaultUsername is the administrative user of every middleware; plugins
-// that need another name map it in their pod templates.
+// defaultUsername is the administrative user of a middleware whose plugin
+// does not name one (manifest admin-user).
 const defaultUsername = "admin"
 
 // passwordLength is long enough for 190 bits from the alphabet below.
@@ -47,7 +47,10 @@ func randomPassword() (string, error) {
 
 // credentialsSecret is a new credentials Secret for app, with fresh random
 // passwords. It is created once and never regenerated.
-func credentialsSecret(app *plinthv1.Application) (*corev1.Secret, error) {
+func credentialsSecret(app *plinthv1.Application, username string) (*corev1.Secret, error) {
+	if username == "" {
+		username = defaultUsername
+	}
 	password, err := randomPassword()
 	if err != nil {
 		return nil, err
@@ -65,7 +68,7 @@ func credentialsSecret(app *plinthv1.Application) (*corev1.Secret, error) {
 		},
 		Type: corev1.SecretTypeOpaque,
 		Data: map[string][]byte{
-			KeyUsername:            []byte(defaultUsername),
+			KeyUsername:            []byte(username),
 			KeyPassword:            []byte(password),
 			KeyReplicationPassword: []byte(replication),
 		},

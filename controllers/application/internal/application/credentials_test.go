@@ -10,7 +10,7 @@ import (
 
 func TestCredentialsSecret(t *testing.T) {
 	app := redisApp()
-	s, err := credentialsSecret(app)
+	s, err := credentialsSecret(app, "postgres")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,8 +20,8 @@ func TestCredentialsSecret(t *testing.T) {
 	if !metav1.IsControlledBy(s, app) {
 		t.Error("the Secret is not controlled by the Application")
 	}
-	if string(s.Data[KeyUsername]) == "" {
-		t.Error("no username")
+	if string(s.Data[KeyUsername]) != "postgres" {
+		t.Errorf("username %q, want the plugin's admin user", s.Data[KeyUsername])
 	}
 	pw, repl := string(s.Data[KeyPassword]), string(s.Data[KeyReplicationPassword])
 	for name, p := range map[string]string{"password": pw, "replication-password": repl} {
@@ -36,9 +36,12 @@ func TestCredentialsSecret(t *testing.T) {
 		t.Error("password and replication password are equal")
 	}
 
-	other, err := credentialsSecret(app)
+	other, err := credentialsSecret(app, "")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if string(other.Data[KeyUsername]) != defaultUsername {
+		t.Errorf("username %q without a plugin admin user, want %q", other.Data[KeyUsername], defaultUsername)
 	}
 	if string(other.Data[KeyPassword]) == pw {
 		t.Error("two generated passwords are equal: not random")

@@ -280,7 +280,7 @@ func (r *Reconciler) ensureCredentials(ctx context.Context, s *scope) (ctrl.Resu
 	switch {
 	case err == nil:
 	case apierrors.IsNotFound(err):
-		secret, err := credentialsSecret(app)
+		secret, err := credentialsSecret(app, s.pv.Manifest.AdminUser)
 		if err != nil {
 			return ctrl.Result{}, true, err
 		}

@@ -252,6 +252,9 @@ func finishPodTemplate(in *inputs, t *corev1.PodTemplateSpec, restartHash string
 	t.Annotations[AnnotationRestartHash] = restartHash
 	spec := &t.Spec
 	spec.ServiceAccountName = naming.AgentIdentity(in.comp.Name)
+	for i := range spec.Containers {
+		addDownwardEnv(&spec.Containers[i])
+	}
 	res := in.comp.Spec.Resources
 	if len(res.Requests) > 0 || len(res.Limits) > 0 {
 		spec.Containers[0].Resources = *res.DeepCopy()
@@ -278,6 +281,21 @@ func finishPodTemplate(in *inputs, t *corev1.PodTemplateSpec, restartHash string
 		spec.Tolerations = append(spec.Tolerations, s.Tolerations...)
 		spec.TopologySpreadConstraints = append(spec.TopologySpreadConstraints, s.TopologySpreadConstraints...)
 		spec.Affinity = mergeAffinity(spec.Affinity, s.Affinity)
+	}
+}
+
+// addDownwardEnv gives a container its Pod's name and namespace (the status
+// agent writes its report on its own Pod), unless the template sets them.
+func addDownwardEnv(c *corev1.Container) {
+	for _, v := range []struct{ name, field string }{{"POD_NAME", "metadata.name"}, {"POD_NAMESPACE", "metadata.namespace"}} {
+		found := false
+		for _, e := range c.Env {
+			found = found || e.Name == v.name
+		}
+		if !found {
+			c.Env = append(c.Env, corev1.EnvVar{Name: v.name, ValueFrom: &corev1.EnvVarSource{
+				FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: v.field}}})
+		}
 	}
 }
 

@@ -187,6 +187,20 @@ func TestStandaloneRedisIsRendered(t *testing.T) {
 	if spec.Affinity != nil {
 		t.Error("a single pod needs no anti-affinity")
 	}
+	for _, c := range spec.Containers {
+		env := map[string]string{}
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+				env[e.Name] = e.ValueFrom.FieldRef.FieldPath
+			}
+		}
+		if env["POD_NAME"] != "metadata.name" || env["POD_NAMESPACE"] != "metadata.namespace" {
+			t.Errorf("container %s lacks its pod's name and namespace: %v", c.Name, env)
+		}
+	}
+	if got := spec.InitContainers[0].Command; strings.Join(got, " ") != "plinth-procmgr copy --to /shared" {
+		t.Errorf("init container command = %v", got)
+	}
 
 	// Status: Creating until the WorkloadSet reports its pod ready.
 	eventually(t, "Creating phase", func() error {

@@ -2,33 +2,28 @@ package componentctrl
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/plinth-io/plinth/pluginregistry"
 	"github.com/plinth-io/plinth/runtimeconfig"
 )
 
-// runtimeProbe translates the plugin's status probe into the status agent's
-// probe file. The probe's argv is rendered now (ports, names); it has no
-// per-call arguments.
+// runtimeProbe turns the plugin's status probe, rendered by the registry,
+// into the status agent's probe file. The heartbeat is the WorkloadSet's, so
+// that the reader's staleness limit (three heartbeats) matches the writer.
 func runtimeProbe(in *inputs) (*runtimeconfig.Probe, error) {
-	sp := in.def.StatusProbe
 	ctx := in.context(-1, "")
-	argv := make([]string, 0, len(sp.Command))
-	for i, a := range sp.Command {
-		s, err := pluginregistry.Render(fmt.Sprintf("status-probe.command[%d]", i), a, &ctx)
-		if err != nil {
-			return nil, err
-		}
-		argv = append(argv, s)
+	sp, err := pluginregistry.RenderStatusProbe(in.pv, in.def.Name, &ctx)
+	if err != nil {
+		return nil, err
 	}
 	p := &runtimeconfig.Probe{
-		Command:   argv,
-		Parser:    sp.Parser.Type,
-		Regex:     sp.Parser.Pattern,
-		RoleField: sp.Role.Field,
-		RoleMap:   sp.Role.Map,
+		Command:   sp.Command,
+		Env:       sp.Env,
+		Parser:    sp.Parser,
+		Regex:     sp.Regex,
+		RoleField: sp.RoleField,
+		RoleMap:   sp.RoleMap,
 		Details:   sp.Details,
 		Heartbeat: runtimeconfig.D(defaultHeartbeatSeconds * time.Second),
 	}
@@ -42,8 +37,8 @@ func runtimeProbe(in *inputs) (*runtimeconfig.Probe, error) {
 		}
 		*field = runtimeconfig.D(d)
 	}
-	if sp.Healthy.Field != "" {
-		p.Healthy = []runtimeconfig.HealthRule{{Field: sp.Healthy.Field, Values: sp.Healthy.Values}}
+	for _, h := range sp.Healthy {
+		p.Healthy = append(p.Healthy, runtimeconfig.HealthRule{Field: h.Field, Values: h.Values, Optional: h.Optional})
 	}
 	p.Default()
 	if err := p.Validate(); err != nil {
@@ -52,10 +47,10 @@ func runtimeProbe(in *inputs) (*runtimeconfig.Probe, error) {
 	return p, nil
 }
 
-// runtimeActions translates the plugin actions the component serves into the
-// ops agent's action file. Each argv element is rendered now with the
-// component's context, except the action's own parameters (.Args.<name>),
-// which become the ops agent's placeholders and are filled, validated, per call.
+// runtimeActions turns the plugin actions the component serves into the ops
+// agent's action file. The registry renders each argv element with the
+// component's context and leaves the action's own parameters as the ops
+// agent's placeholders, filled and validated per call.
 func runtimeActions(in *inputs) (*runtimeconfig.Actions, error) {
 	out := &runtimeconfig.Actions{Actions: []runtimeconfig.Action{}}
 	for _, name := range in.def.Actions {
@@ -63,19 +58,11 @@ func runtimeActions(in *inputs) (*runtimeconfig.Actions, error) {
 		if a == nil {
 			return nil, fmt.Errorf("component %s serves action %q, which the plugin does not declare", in.def.Name, name)
 		}
-		ctx := in.context(-1, "")
-		ctx.Args = map[string]string{}
-		for _, p := range a.Parameters {
-			ctx.Args[p.Name] = "{{index . " + strconv.Quote(p.Name) + "}}"
+		argv, err := pluginregistry.AgentArgv(a, in.context(-1, ""))
+		if err != nil {
+			return nil, err
 		}
-		ra := runtimeconfig.Action{Name: a.Name, Description: a.Description, Output: runtimeOutput(a.Output)}
-		for i, arg := range a.Command {
-			s, err := pluginregistry.Render(fmt.Sprintf("action %s command[%d]", a.Name, i), arg, &ctx)
-			if err != nil {
-				return nil, err
-			}
-			ra.Argv = append(ra.Argv, s)
-		}
+		ra := runtimeconfig.Action{Name: a.Name, Description: a.Description, Argv: argv, Output: runtimeOutput(a.Output)}
 		if a.Timeout != "" {
 			d, err := time.ParseDuration(a.Timeout)
 			if err != nil {
