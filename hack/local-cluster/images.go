@@ -118,7 +118,8 @@ func (c *Cluster) imageArchive(ref string) string {
 		src, _ := os.ReadFile(filepath.Join(c.Root, "hack", "local-cluster", "pause", "main.go"))
 		return filepath.Join(c.Cache, "images", "pause-"+recipeHash("pause", string(src))+".tar")
 	case plinthImage:
-		return c.path("images", "plinth.tar")
+		// Built from the working tree: per checkout, not machine-wide.
+		return filepath.Join(c.Root, "bin", "images", "plinth.tar")
 	}
 	r, _ := recipeFor(ref)
 	return filepath.Join(c.Cache, "images", r.release+"-"+c.recipeHash(r)+".tar")
@@ -189,12 +190,12 @@ func (c *Cluster) buildImage(ref string) (string, error) {
 	return out, nil
 }
 
-func goBuild(root, out, pkg string) error {
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+func goBuild(root, out string, pkgs ...string) error {
+	cmd := exec.Command("go", append([]string{"build", "-trimpath", "-ldflags=-s -w", "-o", out}, pkgs...)...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %v: %s", pkg, err, trimLines(b))
+		return fmt.Errorf("go build %s: %v: %s", strings.Join(pkgs, " "), err, trimLines(b))
 	}
 	return nil
 }
@@ -273,14 +274,31 @@ func (c *Cluster) buildPlinth(out string) error {
 		{name: "tmp/", mode: 0o1777},
 		{name: "home/plinth/", mode: 0o755, uid: 65532},
 	}
+	// One go build for all commands links them in parallel; it names each
+	// output after its folder, so fall back to one build each on a clash.
+	byBase := map[string]bool{}
+	for _, p := range pkgs {
+		byBase[filepath.Base(p)] = true
+	}
+	if len(byBase) == len(pkgs) {
+		args := []string{"./" + pkgs[0]}
+		for _, p := range pkgs[1:] {
+			args = append(args, "./"+p)
+		}
+		if err := goBuild(c.Root, dir+"/", args...); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range pkgs {
+			if err := goBuild(c.Root, filepath.Join(dir, filepath.Base(p)), "./"+p); err != nil {
+				return err
+			}
+		}
+	}
 	var names []string
 	for _, p := range pkgs {
 		name := binaryName(p)
-		bin := filepath.Join(dir, name)
-		if err := goBuild(c.Root, bin, "./"+p); err != nil {
-			return err
-		}
-		files = append(files, layerFile{name: "usr/local/bin/" + name, src: bin, mode: 0o755})
+		files = append(files, layerFile{name: "usr/local/bin/" + name, src: filepath.Join(dir, filepath.Base(p)), mode: 0o755})
 		names = append(names, name)
 	}
 	layer := filepath.Join(dir, "layer.tar")
@@ -524,11 +542,7 @@ func writeArchive(out, layer string, imgs []archiveImage) error {
 }
 
 // importImage loads the archive holding ref into the cluster's containerd.
-func (c *Cluster) importImage(ref string) error {
-	archive, err := c.buildImage(ref)
-	if err != nil {
-		return err
-	}
+func (c *Cluster) importImage(ref, archive string) error {
 	sock := c.path("containerd/containerd.sock")
 	if _, err := os.Stat(sock); err != nil {
 		return fmt.Errorf("the cluster is not up (no containerd socket %s): run local-cluster up", sock)

@@ -182,7 +182,7 @@ func (c *Cluster) images(args []string) error {
 				continue
 			}
 			loaded[archive] = true
-			if err := c.importImage(r); err != nil {
+			if err := c.importImage(r, archive); err != nil {
 				return err
 			}
 		}

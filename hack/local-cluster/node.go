@@ -447,7 +447,7 @@ func (c *Cluster) startNode(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	if err := c.importImage(pauseImage); err != nil {
+	if err := c.importImage(pauseImage, c.imageArchive(pauseImage)); err != nil {
 		return err
 	}
 	if _, err := c.start("kubelet", inNode, c.bin("kubelet"),

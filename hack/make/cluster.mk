@@ -53,7 +53,7 @@ cluster-deploy: local-cluster
 test-e2e: cluster-deps local-cluster ## End-to-end tests on a fresh local cluster, torn down even when they fail.
 	go vet -tags e2e ./test/e2e/
 	go test -c -tags e2e -o bin/e2e.test ./test/e2e
-	$(LOCAL_CLUSTER) images build
+	$(LOCAL_CLUSTER) images build pause
 	trap 'rc=$$?; $(LOCAL_CLUSTER) down || rc=1; exit $$rc' EXIT INT TERM; \
 	$(LOCAL_CLUSTER) up; \
 	$(MAKE) --no-print-directory cluster-deploy; \
@@ -61,7 +61,6 @@ test-e2e: cluster-deps local-cluster ## End-to-end tests on a fresh local cluste
 
 .PHONY: sandbox-up
 sandbox-up: cluster-up
-	$(LOCAL_CLUSTER) images build
 	$(MAKE) --no-print-directory cluster-deploy
 	@kc=$$($(LOCAL_CLUSTER) kubeconfig); \
 	echo; echo "The Plinth sandbox is running. Try:"; \
