@@ -280,6 +280,35 @@ func TestRedisAnswersThroughServiceAndHeadlessDNS(t *testing.T) {
 	if err != nil || len(addrs) != 1 || addrs[0] != svc.Spec.ClusterIP {
 		t.Fatalf("redis.%s.svc = %v, %v; want %s", ns, addrs, err, svc.Spec.ClusterIP)
 	}
+
+	// From another pod on the same bridge: the pod's resolver (cluster DNS,
+	// search path) and kube-proxy's rules back to a pod on the same bridge,
+	// the path replicas use to reach their primary.
+	clientPod := redisPod(t, "client", nil, nil, "")
+	clientPod.Spec.RestartPolicy = corev1.RestartPolicyNever
+	clientPod.Spec.Containers[0].ReadinessProbe = nil
+	clientPod.Spec.Containers[0].Command = []string{"sh", "-ec",
+		`test "$(redis-cli -h redis GET plinth-e2e)" = through-the-service
+		 redis-cli -h redis-0.redis-headless SET from-a-pod "$(hostname)"`}
+	if _, err := client.CoreV1().Pods(ns).Create(ctx, clientPod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 120*time.Second, func() error {
+		p, err := client.CoreV1().Pods(ns).Get(ctx, "client", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		switch p.Status.Phase {
+		case corev1.PodSucceeded:
+			return nil
+		case corev1.PodFailed:
+			t.Fatalf("the client pod failed: %+v", p.Status.ContainerStatuses)
+		}
+		return fmt.Errorf("client pod is %s", p.Status.Phase)
+	})
+	if got := dialRedis(t, clusterIP).do(t, "GET", "from-a-pod"); got != "client" {
+		t.Fatalf("GET from-a-pod = %q, want the client pod's hostname", got)
+	}
 }
 
 func TestVolumeSurvivesPodDeletionAndExpandsOnline(t *testing.T) {
