@@ -30,7 +30,8 @@ const usage = `usage: local-cluster COMMAND
   images list                list the local images and their names
   images build [IMAGE...]    build images into the machine-wide cache (default: all)
   images load [IMAGE...]     build and load images into the running cluster (default: all)
-environment: PLINTH_CLUSTER_NAME (plinth), PLINTH_CLUSTER_PORT (16443), PLINTH_CACHE`
+environment: PLINTH_CLUSTER_STATE (hack/local-cluster/state), PLINTH_CLUSTER_NAME and
+PLINTH_CLUSTER_PORT (both derived from the state dir), PLINTH_CACHE`
 
 func main() {
 	if err := mainErr(os.Args[1:]); err != nil {
