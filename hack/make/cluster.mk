@@ -62,12 +62,20 @@ test-e2e: cluster-deps local-cluster ## End-to-end tests on a fresh local cluste
 .PHONY: sandbox-up
 sandbox-up: cluster-up
 	$(MAKE) --no-print-directory cluster-deploy
+	@# Once the plugins (deploy/kustomize/plugins) have landed: install them and a sample Application.
+	if [ -f deploy/kustomize/plugins/kustomization.yaml ]; then \
+		$(LOCAL_CLUSTER) exec -- kubectl apply --server-side --force-conflicts --field-manager=plinth-local -k deploy/kustomize/plugins; \
+		if [ -f examples/redis-standalone.yaml ]; then \
+			$(LOCAL_CLUSTER) exec -- kubectl apply --server-side --force-conflicts --field-manager=plinth-local -f examples/redis-standalone.yaml; \
+		fi; \
+	else echo "sandbox: no plugins yet (deploy/kustomize/plugins): no sample Application"; fi
 	@kc=$$($(LOCAL_CLUSTER) kubeconfig); \
 	echo; echo "The Plinth sandbox is running. Try:"; \
 	echo "  export KUBECONFIG=$$kc PATH=$(CURDIR)/bin/k8s:\$$PATH"; \
 	echo "  kubectl get nodes -o wide"; \
 	echo "  kubectl -n plinth-system get deployments,pods"; \
 	echo "  kubectl api-resources --api-group=plinth.io"; \
+	echo "  (with plugins installed: kubectl get plinth -A)"; \
 	echo "Inside the cluster's network namespace (pod and Service IPs): $(LOCAL_CLUSTER) exec -- kubectl get svc -A"; \
 	echo "Stop it with: make sandbox-down"
 
