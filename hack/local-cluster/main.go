@@ -27,6 +27,7 @@ const usage = `usage: local-cluster COMMAND
   status                     show the cluster's processes and node
   kubeconfig [--inside]      print the kubeconfig path (for the host, or for use inside the namespace)
   exec -- CMD [ARG...]       run CMD inside the cluster's network namespace with KUBECONFIG set
+  diagnose [DIR]             print the state of a (failing) cluster and the tails of its logs; copy the logs to DIR
   images list                list the local images and their names
   images build [IMAGE...]    build images into the machine-wide cache (default: all)
   images load [IMAGE...]     build and load images into the running cluster (default: all)
@@ -93,6 +94,12 @@ func mainErr(args []string) error {
 		return c.exec(rest)
 	case "images":
 		return c.images(args[1:])
+	case "diagnose":
+		dir := ""
+		if len(args) > 1 {
+			dir = args[1]
+		}
+		return c.diagnose(dir)
 	case "help", "-h", "--help":
 		fmt.Println(usage)
 		return nil

@@ -54,7 +54,7 @@ test-e2e: cluster-deps local-cluster ## End-to-end tests on a fresh local cluste
 	go vet -tags e2e ./test/e2e/
 	go test -c -tags e2e -o bin/e2e.test ./test/e2e
 	$(LOCAL_CLUSTER) images build pause
-	trap 'rc=$$?; $(LOCAL_CLUSTER) down || rc=1; exit $$rc' EXIT INT TERM; \
+	trap 'rc=$$?; if [ $$rc != 0 ]; then $(LOCAL_CLUSTER) diagnose bin/e2e-logs || true; fi; $(LOCAL_CLUSTER) down || rc=1; exit $$rc' EXIT INT TERM; \
 	$(LOCAL_CLUSTER) up; \
 	$(MAKE) --no-print-directory cluster-deploy; \
 	$(LOCAL_CLUSTER) exec -- bin/e2e.test -test.v -test.count=1 -test.timeout $(E2E_TIMEOUT) $(E2E_FLAGS)
