@@ -408,6 +408,28 @@ func TestVolumeSurvivesPodDeletionAndExpandsOnline(t *testing.T) {
 		t.Fatalf("GET key:99 after expansion = %q", got)
 	}
 	r.close()
+
+	// Reclaim policy Delete: once the claim is gone, so is its volume.
+	c, err := client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.CoreV1().Pods(ns).Delete(ctx, "redis", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, "data", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 90*time.Second, func() error {
+		pv, err := client.CoreV1().PersistentVolumes().Get(ctx, c.Spec.VolumeName, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("volume %s still there (%s)", pv.Name, pv.Status.Phase)
+	})
 }
 
 // TestPlinthControllersAreAvailable checks the Deployments that make sandbox
