@@ -318,7 +318,7 @@ func (c *Cluster) buildDebian(r debianRecipe, out string) error {
 		if err := os.MkdirAll(filepath.Dir(layer), 0o755); err != nil {
 			return err
 		}
-		logf("building the Debian %s root filesystem (first time on this machine, about a minute)", r.release)
+		logf("building the Debian %s root filesystem (first time on this machine: one to several minutes)", r.release)
 		cmd := exec.Command(c.rootfsScript(), append([]string{r.release, layer}, r.packages...)...)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
