@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -314,10 +315,20 @@ func (c *Cluster) buildPlinth(out string) error {
 
 func (c *Cluster) buildDebian(r debianRecipe, out string) error {
 	layer := filepath.Join(c.Cache, "rootfs", r.release+"-"+c.recipeHash(r)+".tar")
+	if err := os.MkdirAll(filepath.Dir(layer), 0o755); err != nil {
+		return err
+	}
+	// Two checkouts building the same root filesystem at once: the second
+	// waits for the first and uses its result.
+	lock, err := os.OpenFile(layer+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("locking %s: %w", lock.Name(), err)
+	}
 	if _, err := os.Stat(layer); err != nil {
-		if err := os.MkdirAll(filepath.Dir(layer), 0o755); err != nil {
-			return err
-		}
 		logf("building the Debian %s root filesystem (first time on this machine: one to several minutes)", r.release)
 		cmd := exec.Command(c.rootfsScript(), append([]string{r.release, layer}, r.packages...)...)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
