@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,7 +31,7 @@ const (
 )
 
 // Cluster holds the paths and names of one local cluster. Several clusters
-// can live on one machine if they have different names (PLINTH_CLUSTER_NAME).
+// can live on one machine: each state dir (checkout) has its own name.
 type Cluster struct {
 	Name     string // network namespace and cgroup name
 	Root     string // repository root
@@ -43,10 +46,18 @@ func newCluster() (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := envOr("PLINTH_CLUSTER_NAME", "plinth")
+	state := envOr("PLINTH_CLUSTER_STATE", filepath.Join(root, "hack", "local-cluster", "state"))
+	if !filepath.IsAbs(state) {
+		return nil, fmt.Errorf("PLINTH_CLUSTER_STATE=%q: want an absolute path", state)
+	}
+	// Each checkout gets its own cluster by default: the name (network
+	// namespace, cgroup) and the host port derive from the state dir, so
+	// two worktrees or a CI clone never touch each other's cluster.
+	sum := sha256.Sum256([]byte(state))
+	name := envOr("PLINTH_CLUSTER_NAME", "plinth-"+hex.EncodeToString(sum[:])[:6])
 	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') || len(name) > 12 {
-			return nil, fmt.Errorf("PLINTH_CLUSTER_NAME=%q: want at most 12 characters of a-z, 0-9 and -", name)
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') || len(name) > 20 {
+			return nil, fmt.Errorf("PLINTH_CLUSTER_NAME=%q: want at most 20 characters of a-z, 0-9 and -", name)
 		}
 	}
 	cache := os.Getenv("PLINTH_CACHE")
@@ -61,13 +72,10 @@ func newCluster() (*Cluster, error) {
 		}
 		cache = filepath.Join(base, "plinth")
 	}
-	port, err := strconv.Atoi(envOr("PLINTH_CLUSTER_PORT", "16443"))
+	defPort := 20000 + int(binary.BigEndian.Uint16(sum[4:6]))%10000
+	port, err := strconv.Atoi(envOr("PLINTH_CLUSTER_PORT", strconv.Itoa(defPort)))
 	if err != nil || port < 1024 || port > 65535 {
 		return nil, fmt.Errorf("PLINTH_CLUSTER_PORT=%q: want a port number from 1024 to 65535", os.Getenv("PLINTH_CLUSTER_PORT"))
-	}
-	state := envOr("PLINTH_CLUSTER_STATE", filepath.Join(root, "hack", "local-cluster", "state"))
-	if name != "plinth" && os.Getenv("PLINTH_CLUSTER_STATE") == "" {
-		state += "-" + name
 	}
 	return &Cluster{Name: name, Root: root, State: state, Cache: cache, Bin: filepath.Join(root, "bin", "k8s"), HostPort: port}, nil
 }
@@ -152,3 +160,35 @@ func cgroupControllers() ([]string, error) {
 }
 
 func trimLines(b []byte) string { return strings.TrimSpace(string(b)) }
+
+// ownerFile records which state dir owns the cluster name on this machine.
+func (c *Cluster) ownerFile() string { return "/run/plinth-local-cluster/" + c.Name }
+
+// checkOwner refuses to touch a cluster of the same name that another state
+// dir (another checkout) runs.
+func (c *Cluster) checkOwner() error {
+	b, err := os.ReadFile(c.ownerFile())
+	if err != nil {
+		return nil
+	}
+	other := strings.TrimSpace(string(b))
+	if other == c.State {
+		return nil
+	}
+	if _, err := os.Stat(other); err != nil {
+		return nil // that cluster's state is gone: a stale record
+	}
+	return fmt.Errorf("the cluster name %q belongs to the cluster with state dir %s: set PLINTH_CLUSTER_NAME to another name, or run down there", c.Name, other)
+}
+
+func (c *Cluster) claimOwner() error {
+	if err := os.MkdirAll(filepath.Dir(c.ownerFile()), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(c.ownerFile(), []byte(c.State+"\n"), 0o644)
+}
+
+func (c *Cluster) releaseOwner() {
+	os.Remove(c.ownerFile())
+	os.Remove(filepath.Dir(c.ownerFile())) // only when empty
+}

@@ -20,6 +20,9 @@ func (c *Cluster) down() error {
 	if os.Geteuid() != 0 {
 		return errors.New("down needs root")
 	}
+	if err := c.checkOwner(); err != nil {
+		return err
+	}
 	var errs []error
 	// 1. The recorded processes, kubelet first so it stops restarting pods.
 	order := []string{"kubelet", "apiserver-forward", "provisioner", "coredns", "kube-proxy", "kube-scheduler", "kube-controller-manager", "containerd", "kube-apiserver", "etcd", "node-ns"}
@@ -79,6 +82,7 @@ func (c *Cluster) down() error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("down left something behind (run it again, or remove by hand): %w", err)
 	}
+	c.releaseOwner()
 	logf("cluster %q is down", c.Name)
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -118,7 +119,8 @@ func (c *Cluster) imageArchive(ref string) string {
 		src, _ := os.ReadFile(filepath.Join(c.Root, "hack", "local-cluster", "pause", "main.go"))
 		return filepath.Join(c.Cache, "images", "pause-"+recipeHash("pause", string(src))+".tar")
 	case plinthImage:
-		return c.path("images", "plinth.tar")
+		// Built from the working tree: per checkout, not machine-wide.
+		return filepath.Join(c.Root, "bin", "images", "plinth.tar")
 	}
 	r, _ := recipeFor(ref)
 	return filepath.Join(c.Cache, "images", r.release+"-"+c.recipeHash(r)+".tar")
@@ -189,12 +191,12 @@ func (c *Cluster) buildImage(ref string) (string, error) {
 	return out, nil
 }
 
-func goBuild(root, out, pkg string) error {
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+func goBuild(root, out string, pkgs ...string) error {
+	cmd := exec.Command("go", append([]string{"build", "-trimpath", "-ldflags=-s -w", "-o", out}, pkgs...)...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %v: %s", pkg, err, trimLines(b))
+		return fmt.Errorf("go build %s: %v: %s", strings.Join(pkgs, " "), err, trimLines(b))
 	}
 	return nil
 }
@@ -273,14 +275,31 @@ func (c *Cluster) buildPlinth(out string) error {
 		{name: "tmp/", mode: 0o1777},
 		{name: "home/plinth/", mode: 0o755, uid: 65532},
 	}
+	// One go build for all commands links them in parallel; it names each
+	// output after its folder, so fall back to one build each on a clash.
+	byBase := map[string]bool{}
+	for _, p := range pkgs {
+		byBase[filepath.Base(p)] = true
+	}
+	if len(byBase) == len(pkgs) {
+		args := []string{"./" + pkgs[0]}
+		for _, p := range pkgs[1:] {
+			args = append(args, "./"+p)
+		}
+		if err := goBuild(c.Root, dir+"/", args...); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range pkgs {
+			if err := goBuild(c.Root, filepath.Join(dir, filepath.Base(p)), "./"+p); err != nil {
+				return err
+			}
+		}
+	}
 	var names []string
 	for _, p := range pkgs {
 		name := binaryName(p)
-		bin := filepath.Join(dir, name)
-		if err := goBuild(c.Root, bin, "./"+p); err != nil {
-			return err
-		}
-		files = append(files, layerFile{name: "usr/local/bin/" + name, src: bin, mode: 0o755})
+		files = append(files, layerFile{name: "usr/local/bin/" + name, src: filepath.Join(dir, filepath.Base(p)), mode: 0o755})
 		names = append(names, name)
 	}
 	layer := filepath.Join(dir, "layer.tar")
@@ -296,11 +315,21 @@ func (c *Cluster) buildPlinth(out string) error {
 
 func (c *Cluster) buildDebian(r debianRecipe, out string) error {
 	layer := filepath.Join(c.Cache, "rootfs", r.release+"-"+c.recipeHash(r)+".tar")
+	if err := os.MkdirAll(filepath.Dir(layer), 0o755); err != nil {
+		return err
+	}
+	// Two checkouts building the same root filesystem at once: the second
+	// waits for the first and uses its result.
+	lock, err := os.OpenFile(layer+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("locking %s: %w", lock.Name(), err)
+	}
 	if _, err := os.Stat(layer); err != nil {
-		if err := os.MkdirAll(filepath.Dir(layer), 0o755); err != nil {
-			return err
-		}
-		logf("building the Debian %s root filesystem (first time on this machine, about a minute)", r.release)
+		logf("building the Debian %s root filesystem (first time on this machine: one to several minutes)", r.release)
 		cmd := exec.Command(c.rootfsScript(), append([]string{r.release, layer}, r.packages...)...)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
@@ -524,18 +553,31 @@ func writeArchive(out, layer string, imgs []archiveImage) error {
 }
 
 // importImage loads the archive holding ref into the cluster's containerd.
-func (c *Cluster) importImage(ref string) error {
-	archive, err := c.buildImage(ref)
-	if err != nil {
-		return err
-	}
+func (c *Cluster) importImage(ref, archive string) error {
 	sock := c.path("containerd/containerd.sock")
 	if _, err := os.Stat(sock); err != nil {
 		return fmt.Errorf("the cluster is not up (no containerd socket %s): run local-cluster up", sock)
 	}
+	// An archive this cluster has already imported (same path, size and
+	// time) is skipped: re-running make sandbox does not re-import 400 MB.
+	st, err := os.Stat(archive)
+	if err != nil {
+		return err
+	}
+	marker := c.path("loaded", fmt.Sprintf("%x", sha256.Sum256([]byte(fmt.Sprintf("%s %d %d", archive, st.Size(), st.ModTime().UnixNano())))))
+	if _, err := os.Stat(marker); err == nil {
+		logf("%s is already loaded", ref)
+		return nil
+	}
 	start := time.Now()
 	if err := run("ctr", "--address", sock, "-n", "k8s.io", "images", "import", archive); err != nil {
 		return fmt.Errorf("importing %s: %w", ref, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(marker), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(marker, []byte(archive+"\n"), 0o644); err != nil {
+		return err
 	}
 	logf("loaded %s into the cluster in %.1fs", ref, time.Since(start).Seconds())
 	return nil

@@ -27,10 +27,12 @@ const usage = `usage: local-cluster COMMAND
   status                     show the cluster's processes and node
   kubeconfig [--inside]      print the kubeconfig path (for the host, or for use inside the namespace)
   exec -- CMD [ARG...]       run CMD inside the cluster's network namespace with KUBECONFIG set
+  diagnose [DIR]             print the state of a (failing) cluster and the tails of its logs; copy the logs to DIR
   images list                list the local images and their names
   images build [IMAGE...]    build images into the machine-wide cache (default: all)
   images load [IMAGE...]     build and load images into the running cluster (default: all)
-environment: PLINTH_CLUSTER_NAME (plinth), PLINTH_CLUSTER_PORT (16443), PLINTH_CACHE`
+environment: PLINTH_CLUSTER_STATE (hack/local-cluster/state), PLINTH_CLUSTER_NAME and
+PLINTH_CLUSTER_PORT (both derived from the state dir), PLINTH_CACHE`
 
 func main() {
 	if err := mainErr(os.Args[1:]); err != nil {
@@ -92,6 +94,12 @@ func mainErr(args []string) error {
 		return c.exec(rest)
 	case "images":
 		return c.images(args[1:])
+	case "diagnose":
+		dir := ""
+		if len(args) > 1 {
+			dir = args[1]
+		}
+		return c.diagnose(dir)
 	case "help", "-h", "--help":
 		fmt.Println(usage)
 		return nil
@@ -182,7 +190,7 @@ func (c *Cluster) images(args []string) error {
 				continue
 			}
 			loaded[archive] = true
-			if err := c.importImage(r); err != nil {
+			if err := c.importImage(r, archive); err != nil {
 				return err
 			}
 		}

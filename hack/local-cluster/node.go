@@ -50,6 +50,9 @@ func (c *Cluster) up(ctx context.Context) error {
 		return errors.New("up needs root (network namespaces, cgroups, mounts)")
 	}
 	start := time.Now()
+	if err := c.checkOwner(); err != nil {
+		return err
+	}
 	if st := c.inspect(); st.allRunning() {
 		if err := c.waitNodeReady(ctx, 60*time.Second); err == nil {
 			logf("cluster %q is already up; KUBECONFIG=%s", c.Name, c.HostKubeconfig())
@@ -64,6 +67,9 @@ func (c *Cluster) up(ctx context.Context) error {
 		}
 	}
 	if err := c.prepareHost(); err != nil {
+		return err
+	}
+	if err := c.claimOwner(); err != nil {
 		return err
 	}
 	ok := false
@@ -447,7 +453,7 @@ func (c *Cluster) startNode(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	if err := c.importImage(pauseImage); err != nil {
+	if err := c.importImage(pauseImage, c.imageArchive(pauseImage)); err != nil {
 		return err
 	}
 	if _, err := c.start("kubelet", inNode, c.bin("kubelet"),

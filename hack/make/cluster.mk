@@ -47,28 +47,36 @@ cluster-deploy: local-cluster
 		echo "cluster-deploy: restarting the controllers onto the freshly loaded Plinth image"; \
 		$(LOCAL_CLUSTER) exec -- kubectl -n plinth-system rollout restart deployment -l app.kubernetes.io/part-of=plinth; \
 	fi
-	$(LOCAL_CLUSTER) exec -- kubectl -n plinth-system wait --for=condition=Available --timeout=180s deployment -l app.kubernetes.io/part-of=plinth
+	@# rollout status (not wait --for=Available): after a restart the old pods keep Available true.
+	$(LOCAL_CLUSTER) exec -- kubectl -n plinth-system rollout status --timeout=180s deployment -l app.kubernetes.io/part-of=plinth
 
 .PHONY: test-e2e
 test-e2e: cluster-deps local-cluster ## End-to-end tests on a fresh local cluster, torn down even when they fail.
 	go vet -tags e2e ./test/e2e/
 	go test -c -tags e2e -o bin/e2e.test ./test/e2e
-	$(LOCAL_CLUSTER) images build
-	trap 'rc=$$?; $(LOCAL_CLUSTER) down || rc=1; exit $$rc' EXIT INT TERM; \
+	$(LOCAL_CLUSTER) images build pause
+	trap 'rc=$$?; if [ $$rc != 0 ]; then $(LOCAL_CLUSTER) diagnose bin/e2e-logs || true; fi; $(LOCAL_CLUSTER) down || rc=1; exit $$rc' EXIT INT TERM; \
 	$(LOCAL_CLUSTER) up; \
 	$(MAKE) --no-print-directory cluster-deploy; \
 	$(LOCAL_CLUSTER) exec -- bin/e2e.test -test.v -test.count=1 -test.timeout $(E2E_TIMEOUT) $(E2E_FLAGS)
 
 .PHONY: sandbox-up
 sandbox-up: cluster-up
-	$(LOCAL_CLUSTER) images build
 	$(MAKE) --no-print-directory cluster-deploy
+	@# Once the plugins (deploy/kustomize/plugins) have landed: install them and a sample Application.
+	if [ -f deploy/kustomize/plugins/kustomization.yaml ]; then \
+		$(LOCAL_CLUSTER) exec -- kubectl apply --server-side --force-conflicts --field-manager=plinth-local -k deploy/kustomize/plugins; \
+		if [ -f examples/redis-standalone.yaml ]; then \
+			$(LOCAL_CLUSTER) exec -- kubectl apply --server-side --force-conflicts --field-manager=plinth-local -f examples/redis-standalone.yaml; \
+		fi; \
+	else echo "sandbox: no plugins yet (deploy/kustomize/plugins): no sample Application"; fi
 	@kc=$$($(LOCAL_CLUSTER) kubeconfig); \
 	echo; echo "The Plinth sandbox is running. Try:"; \
 	echo "  export KUBECONFIG=$$kc PATH=$(CURDIR)/bin/k8s:\$$PATH"; \
 	echo "  kubectl get nodes -o wide"; \
 	echo "  kubectl -n plinth-system get deployments,pods"; \
 	echo "  kubectl api-resources --api-group=plinth.io"; \
+	echo "  (with plugins installed: kubectl get plinth -A)"; \
 	echo "Inside the cluster's network namespace (pod and Service IPs): $(LOCAL_CLUSTER) exec -- kubectl get svc -A"; \
 	echo "Stop it with: make sandbox-down"
 

@@ -280,6 +280,35 @@ func TestRedisAnswersThroughServiceAndHeadlessDNS(t *testing.T) {
 	if err != nil || len(addrs) != 1 || addrs[0] != svc.Spec.ClusterIP {
 		t.Fatalf("redis.%s.svc = %v, %v; want %s", ns, addrs, err, svc.Spec.ClusterIP)
 	}
+
+	// From another pod on the same bridge: the pod's resolver (cluster DNS,
+	// search path) and kube-proxy's rules back to a pod on the same bridge,
+	// the path replicas use to reach their primary.
+	clientPod := redisPod(t, "client", nil, nil, "")
+	clientPod.Spec.RestartPolicy = corev1.RestartPolicyNever
+	clientPod.Spec.Containers[0].ReadinessProbe = nil
+	clientPod.Spec.Containers[0].Command = []string{"sh", "-ec",
+		`test "$(redis-cli -h redis GET plinth-e2e)" = through-the-service
+		 redis-cli -h redis-0.redis-headless SET from-a-pod "$(hostname)"`}
+	if _, err := client.CoreV1().Pods(ns).Create(ctx, clientPod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 120*time.Second, func() error {
+		p, err := client.CoreV1().Pods(ns).Get(ctx, "client", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		switch p.Status.Phase {
+		case corev1.PodSucceeded:
+			return nil
+		case corev1.PodFailed:
+			t.Fatalf("the client pod failed: %+v", p.Status.ContainerStatuses)
+		}
+		return fmt.Errorf("client pod is %s", p.Status.Phase)
+	})
+	if got := dialRedis(t, clusterIP).do(t, "GET", "from-a-pod"); got != "client" {
+		t.Fatalf("GET from-a-pod = %q, want the client pod's hostname", got)
+	}
 }
 
 func TestVolumeSurvivesPodDeletionAndExpandsOnline(t *testing.T) {
@@ -379,6 +408,28 @@ func TestVolumeSurvivesPodDeletionAndExpandsOnline(t *testing.T) {
 		t.Fatalf("GET key:99 after expansion = %q", got)
 	}
 	r.close()
+
+	// Reclaim policy Delete: once the claim is gone, so is its volume.
+	c, err := client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.CoreV1().Pods(ns).Delete(ctx, "redis", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, "data", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 90*time.Second, func() error {
+		pv, err := client.CoreV1().PersistentVolumes().Get(ctx, c.Spec.VolumeName, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("volume %s still there (%s)", pv.Name, pv.Status.Phase)
+	})
 }
 
 // TestPlinthControllersAreAvailable checks the Deployments that make sandbox
@@ -430,4 +481,63 @@ func TestPlinthControllersAreAvailable(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestMiddlewareImages starts every middleware version the local mirror
+// serves and asks each server, over its own protocol, which version it runs:
+// the images Plinth's version-upgrade tests move between.
+func TestMiddlewareImages(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	cases := []struct {
+		official, want string
+		port           int32
+		env            []corev1.EnvVar
+	}{
+		{official: "redis:7.0", want: "7.0.", port: 6379},
+		{official: "redis:8.0", want: "8.0.", port: 6379},
+		{official: "postgres:15", want: "15", port: 5432, env: []corev1.EnvVar{{Name: "POSTGRES_HOST_AUTH_METHOD", Value: "trust"}}},
+		{official: "postgres:17", want: "17", port: 5432, env: []corev1.EnvVar{{Name: "POSTGRES_HOST_AUTH_METHOD", Value: "trust"}}},
+	}
+	name := func(official string) string { return strings.NewReplacer(":", "-", ".", "-").Replace(official) }
+	for _, tc := range cases {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name(tc.official)},
+			Spec: corev1.PodSpec{
+				TerminationGracePeriodSeconds: ptr[int64](2),
+				Containers: []corev1.Container{{
+					Name: "server", Image: image(t, tc.official), ImagePullPolicy: corev1.PullNever, Env: tc.env,
+					ReadinessProbe: &corev1.Probe{
+						ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(tc.port)}},
+						PeriodSeconds: 1,
+					},
+				}},
+			},
+		}
+		if _, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range cases {
+		t.Run(tc.official, func(t *testing.T) {
+			pod := waitPodReady(t, ns, name(tc.official))
+			addr := net.JoinHostPort(pod.Status.PodIP, fmt.Sprint(tc.port))
+			if strings.HasPrefix(tc.official, "redis") {
+				info := dialRedis(t, addr).do(t, "INFO", "server")
+				if !strings.Contains(info, "redis_version:"+tc.want) {
+					t.Fatalf("%s reports %q", tc.official, info)
+				}
+				return
+			}
+			var rows []string
+			eventually(t, 60*time.Second, func() error { // initdb runs before the server listens for real
+				var err error
+				rows, err = pgQuery(addr, "postgres", "CREATE TABLE IF NOT EXISTS e2e (v text); INSERT INTO e2e VALUES ('kept'); SELECT v || ' ' || current_setting('server_version') FROM e2e")
+				return err
+			})
+			if len(rows) != 1 || !strings.HasPrefix(rows[0], "kept "+tc.want+".") {
+				t.Fatalf("%s answered %q, want one row \"kept %s.*\"", tc.official, rows, tc.want)
+			}
+		})
+	}
 }
