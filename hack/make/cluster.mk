@@ -63,21 +63,18 @@ test-e2e: cluster-deps local-cluster ## End-to-end tests on a fresh local cluste
 .PHONY: sandbox-up
 sandbox-up: cluster-up
 	$(MAKE) --no-print-directory cluster-deploy
-	@# Once the plugins (deploy/kustomize/plugins) have landed: install them and a sample Application.
-	if [ -f deploy/kustomize/plugins/kustomization.yaml ]; then \
-		$(LOCAL_CLUSTER) exec -- kubectl apply --server-side --force-conflicts --field-manager=plinth-local -k deploy/kustomize/plugins; \
-		if [ -f examples/redis-standalone.yaml ]; then \
-			$(LOCAL_CLUSTER) exec -- kubectl apply --server-side --force-conflicts --field-manager=plinth-local -f examples/redis-standalone.yaml; \
-		fi; \
-	else echo "sandbox: no plugins yet (deploy/kustomize/plugins): no sample Application"; fi
+	@# The plugins come with the local overlay; the sample is examples/redis-standalone.yaml.
+	$(LOCAL_CLUSTER) exec -- kubectl apply --server-side --force-conflicts --field-manager=plinth-local -f examples/redis-standalone.yaml
+	$(LOCAL_CLUSTER) exec -- kubectl -n default wait --for=jsonpath='{.status.phase}'=Running applications.plinth.io/cache --timeout=300s
 	@kc=$$($(LOCAL_CLUSTER) kubeconfig); \
-	echo; echo "The Plinth sandbox is running. Try:"; \
+	ip=$$($(LOCAL_CLUSTER) exec -- kubectl -n default get service cache-redis -o jsonpath='{.spec.clusterIP}'); \
+	echo; echo "The Plinth sandbox is running, with the Redis Application default/cache. Try:"; \
 	echo "  export KUBECONFIG=$$kc PATH=$(CURDIR)/bin/k8s:\$$PATH"; \
-	echo "  kubectl get nodes -o wide"; \
+	echo "  kubectl get plinth -n default"; \
 	echo "  kubectl -n plinth-system get deployments,pods"; \
-	echo "  kubectl api-resources --api-group=plinth.io"; \
-	echo "  (with plugins installed: kubectl get plinth -A)"; \
-	echo "Inside the cluster's network namespace (pod and Service IPs): $(LOCAL_CLUSTER) exec -- kubectl get svc -A"; \
+	echo "  kubectl -n default get application.plinth.io cache -o jsonpath='{.status.endpoints}'"; \
+	echo "Connect to Redis (Service IPs are reachable inside the cluster's network namespace):"; \
+	echo "  $(LOCAL_CLUSTER) exec -- redis-cli -h $$ip --user default --pass \"\$$(kubectl -n default get secret cache-credentials -o jsonpath='{.data.password}' | base64 -d)\" PING"; \
 	echo "Stop it with: make sandbox-down"
 
 .PHONY: sandbox-down

@@ -48,8 +48,19 @@ func RepoRoot() (string, error) {
 	}
 }
 
+// Option changes how the API server is started.
+type Option func(*envtest.Environment)
+
+// WithAPIServerFlag sets one kube-apiserver flag, for example
+// service-cluster-ip-range for tests that create many Services.
+func WithAPIServerFlag(name, value string) Option {
+	return func(e *envtest.Environment) {
+		e.ControlPlane.GetAPIServer().Configure().Set(name, value)
+	}
+}
+
 // Start starts the API server. Call Stop when done (TestMain: after m.Run).
-func Start() (*Env, error) {
+func Start(opts ...Option) (*Env, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -69,6 +80,9 @@ func Start() (*Env, error) {
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
 		Scheme:                scheme,
+	}
+	for _, o := range opts {
+		o(env)
 	}
 	cfg, err := env.Start()
 	if err != nil {

@@ -73,7 +73,8 @@ func BenchmarkStandaloneRedisApplications(b *testing.B) {
 // stand-in, creates n standalone Redis Applications and waits until all are
 // Running; then measures the floor.
 func runChain(b *testing.B, n int) {
-	env, err := testenv.Start()
+	// Three ClusterIP Services per Application: more than the default /24 holds.
+	env, err := testenv.Start(testenv.WithAPIServerFlag("service-cluster-ip-range", "10.96.0.0/12"))
 	if err != nil {
 		b.Fatal(err)
 	}
