@@ -51,5 +51,12 @@ const (
 	FinalizerWorkloadSetPVCs = "plinth.io/workloadset-pvcs"
 )
 
+// PlatformImage is the image name pod templates use for the Plinth image
+// (procmgr and the agents). The workloadset-controller replaces it with its
+// --plinth-image when it creates a pod, after computing the template's
+// revision: upgrading Plinth never rolls middleware pods, and pods created
+// later get the new binaries.
+const PlatformImage = "plinth.io/platform"
+
 // RoleUnknown is the role of a member whose report is missing, malformed or stale.
 const RoleUnknown = "unknown"

@@ -47,11 +47,9 @@ func setup(_ context.Context, mgr manager.Manager, o *ctrlmanager.Options, log l
 		Client:  mgr.GetClient(),
 		Plugins: plugins,
 		Platform: componentctrl.Platform{
-			Image:     o.PlinthImage,
 			Namespace: o.PlatformNamespace,
 			BinDir:    "/plinth/bin",
 		},
-		Images: o.ImageRules(),
 	}
 	return r.SetupWithManager(mgr, o.ControllerOptions(), o.ReconcileTimeout)
 }

@@ -89,10 +89,16 @@ func (o *Options) ControllerOptions() controller.Options {
 	}
 }
 
-// ImageRules returns the parsed --image-rewrite rules (Validate has checked them).
+// ImageRules returns the parsed --image-rewrite rules (Validate has checked
+// them), plus the rule that turns the platform image placeholder into
+// --plinth-image (itself rewritten).
 func (o *Options) ImageRules() imagerewrite.Rules {
 	rules, _ := imagerewrite.Parse(o.ImageRewrites)
-	return rules
+	if o.PlinthImage == "" {
+		return rules
+	}
+	all, _ := imagerewrite.Parse(append([]string{plinthv1.PlatformImage + "=" + rules.Image(o.PlinthImage)}, o.ImageRewrites...))
+	return all
 }
 
 // SetupFunc registers a binary's reconcilers with the manager.

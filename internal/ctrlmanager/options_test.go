@@ -1,6 +1,7 @@
 package ctrlmanager
 
 import (
+	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"strings"
 	"testing"
 	"time"
@@ -37,5 +38,23 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("Validate() = %v, want it to say %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// The platform placeholder becomes --plinth-image, itself mirrored by the
+// rewrite rules; official middleware images are mirrored as usual.
+func TestImageRulesResolveThePlatformPlaceholder(t *testing.T) {
+	o := NewOptions("workloadset-controller")
+	o.PlinthImage = "ghcr.io/plinth-io/plinth:v0.2.0"
+	o.ImageRewrites = []string{"docker.io/library/=mirror.local/lib/", "ghcr.io/plinth-io/=mirror.local/plinth/"}
+	rules := o.ImageRules()
+	for in, want := range map[string]string{
+		plinthv1.PlatformImage:        "mirror.local/plinth/plinth:v0.2.0",
+		"docker.io/library/redis:7.2": "mirror.local/lib/redis:7.2",
+		"quay.io/other/thing:1":       "quay.io/other/thing:1",
+	} {
+		if got := rules.Image(in); got != want {
+			t.Errorf("Image(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -237,8 +237,8 @@ func desiredWorkloadSets(in *inputs) ([]*plinthv1.WorkloadSet, error) {
 }
 
 // finishPodTemplate adds what the platform owns to a rendered pod template:
-// labels, the agents' ServiceAccount, resources of the main (first)
-// container, scheduling, image rewrites and the restart hash.
+// labels, the agents' ServiceAccount and downward-API environment, resources
+// of the main (first) container, scheduling and the restart hash.
 func finishPodTemplate(in *inputs, t *corev1.PodTemplateSpec, restartHash string) {
 	if t.Labels == nil {
 		t.Labels = map[string]string{}
@@ -259,7 +259,6 @@ func finishPodTemplate(in *inputs, t *corev1.PodTemplateSpec, restartHash string
 	if len(res.Requests) > 0 || len(res.Limits) > 0 {
 		spec.Containers[0].Resources = *res.DeepCopy()
 	}
-	in.images.PodSpec(spec)
 
 	replicated := in.comp.Spec.Replicas > 1 || in.shards() > 1
 	if replicated {

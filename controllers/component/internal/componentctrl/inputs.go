@@ -5,15 +5,14 @@ import (
 	"sort"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
-	"github.com/plinth-io/plinth/internal/imagerewrite"
 	"github.com/plinth-io/plinth/internal/naming"
 	"github.com/plinth-io/plinth/pluginregistry"
 )
 
 // Platform describes the Plinth installation the pods get their binaries from.
+// The Plinth image itself is not here: templates name the placeholder
+// plinthv1.PlatformImage, which the workloadset-controller resolves per pod.
 type Platform struct {
-	// Image holds procmgr and the agents (before image rewrite).
-	Image string
 	// Namespace is the platform namespace.
 	Namespace string
 	// BinDir is where the init container copies the binaries.
@@ -27,10 +26,9 @@ type inputs struct {
 	def      *pluginregistry.ComponentDef
 	topo     *pluginregistry.TopologyComponent
 	platform Platform
-	images   imagerewrite.Rules
 }
 
-func newInputs(comp *plinthv1.Component, pv *pluginregistry.PluginVersion, platform Platform, images imagerewrite.Rules) (*inputs, error) {
+func newInputs(comp *plinthv1.Component, pv *pluginregistry.PluginVersion, platform Platform) (*inputs, error) {
 	def := pv.Component(comp.Spec.ComponentDef)
 	if def == nil {
 		return nil, fmt.Errorf("plugin %s %s has no component %q", pv.Name(), pv.Version(), comp.Spec.ComponentDef)
@@ -48,7 +46,7 @@ func newInputs(comp *plinthv1.Component, pv *pluginregistry.PluginVersion, platf
 	if tc == nil {
 		return nil, fmt.Errorf("topology %q of plugin %s %s has no component %q", topo.Name, pv.Name(), pv.Version(), def.Name)
 	}
-	return &inputs{comp: comp, pv: pv, def: def, topo: tc, platform: platform, images: images}, nil
+	return &inputs{comp: comp, pv: pv, def: def, topo: tc, platform: platform}, nil
 }
 
 // sharded reports whether the component has one WorkloadSet per shard.
@@ -142,7 +140,9 @@ func (in *inputs) context(shard int32, wsName string) pluginregistry.Context {
 		WorkloadSet: pluginregistry.WorkloadSetRef{Name: wsName, Shard: max(shard, 0), Replicas: c.Spec.Replicas},
 		Topology:    c.Spec.Topology,
 		Version:     c.Spec.Version,
-		Image:       in.images.Image(in.image()),
+		// Official names: the workloadset-controller rewrites images when it
+		// creates pods, after hashing the template.
+		Image: in.image(),
 		Params:      c.Spec.Parameters,
 		Args:        map[string]string{},
 		Ports:       in.ports(),
@@ -151,7 +151,7 @@ func (in *inputs) context(shard int32, wsName string) pluginregistry.Context {
 			AgentTLS:    naming.AgentTLSSecret(c.Name),
 		},
 		Platform: pluginregistry.PlatformRef{
-			Image:     in.images.Image(in.platform.Image),
+			Image:     plinthv1.PlatformImage,
 			Namespace: in.platform.Namespace,
 			BinDir:    in.platform.BinDir,
 		},

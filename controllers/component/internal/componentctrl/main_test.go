@@ -21,7 +21,6 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/plinth-io/plinth/controllers/component/internal/componentctrl"
-	"github.com/plinth-io/plinth/internal/imagerewrite"
 	"github.com/plinth-io/plinth/internal/testenv"
 	"github.com/plinth-io/plinth/pluginregistry"
 )
@@ -100,12 +99,10 @@ func startController(e *testenv.Env) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	rules, _ := imagerewrite.Parse([]string{"docker.io/library/=localhost/plinth-mirror/"})
 	r := &componentctrl.Reconciler{
 		Client:   mgr.GetClient(),
 		Plugins:  plugins,
-		Platform: componentctrl.Platform{Image: "ghcr.io/plinth-io/plinth:test", Namespace: "plinth-system", BinDir: "/plinth/bin"},
-		Images:   rules,
+		Platform: componentctrl.Platform{Namespace: "plinth-system", BinDir: "/plinth/bin"},
 		Now:      clock.Now,
 	}
 	if err := mgr.Add(plugins); err != nil {

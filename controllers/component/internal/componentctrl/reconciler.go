@@ -22,7 +22,6 @@ import (
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/internal/conditions"
 	"github.com/plinth-io/plinth/internal/deadline"
-	"github.com/plinth-io/plinth/internal/imagerewrite"
 	"github.com/plinth-io/plinth/internal/ssa"
 	"github.com/plinth-io/plinth/pluginregistry"
 )
@@ -49,7 +48,6 @@ type Reconciler struct {
 	Client   client.Client
 	Plugins  Plugins
 	Platform Platform
-	Images   imagerewrite.Rules
 	// Now is the clock (tests may pin it); nil means time.Now.
 	Now func() time.Time
 
@@ -113,7 +111,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 		status.Phase = plinthv1.ComponentFailed
 		return reconcile.Result{RequeueAfter: pluginRetry}, nil
 	}
-	in, err := newInputs(comp, pv, r.Platform, r.Images)
+	in, err := newInputs(comp, pv, r.Platform)
 	if err != nil {
 		return r.renderFailed(comp, status, err)
 	}
