@@ -368,6 +368,9 @@ func (c *Cluster) startControlPlane(ctx context.Context) error {
 		"--tls-cert-file="+pki+"/apiserver.crt", "--tls-private-key-file="+pki+"/apiserver.key",
 		"--client-ca-file="+pki+"/ca.crt",
 		"--kubelet-client-certificate="+pki+"/apiserver-kubelet-client.crt", "--kubelet-client-key="+pki+"/apiserver-kubelet-client.key",
+		// logs, exec and port-forward reach the kubelet by its address: the node
+		// name is not in any resolver inside the private network namespace.
+		"--kubelet-preferred-address-types=InternalIP,Hostname",
 		"--service-account-key-file="+pki+"/sa.pub", "--service-account-signing-key-file="+pki+"/sa.key",
 		"--service-account-issuer=https://kubernetes.default.svc."+clusterDNS,
 		"--authorization-mode=Node,RBAC", "--allow-privileged=true",
