@@ -52,7 +52,9 @@ func componentPhase(comp *plinthv1.Component, wss []plinthv1.WorkloadSet, previo
 			ws.Status.UpdatedReplicas < ws.Spec.Replicas {
 			updating = true
 		}
-		if ws.Status.ReadyReplicas < ws.Spec.Replicas || ws.Status.ObservedGeneration < ws.Generation {
+		// The WorkloadSet is Running only when every member is ready, healthy
+		// and has reported its role (so role Services have their endpoints).
+		if ws.Status.Phase != plinthv1.ComponentRunning || ws.Status.ObservedGeneration < ws.Generation {
 			allReady = false
 		}
 	}
