@@ -74,3 +74,57 @@ func TestHangingReconcileEndsAtTheDeadline(t *testing.T) {
 		t.Errorf("the hanging Application got %d Components", len(comps))
 	}
 }
+
+// With the default 8 workers, one Application whose reconcile hangs for the
+// whole test (its deadline is longer than the test) holds one worker; 50
+// other Applications still get their Components. The time they take is
+// logged next to the same 50 without a hung one (informational: performance
+// is measured by benchmarks, not asserted).
+func TestFiftyApplicationsBesideAHungOne(t *testing.T) {
+	const others = 50
+	run := func(t *testing.T, hang bool) time.Duration {
+		ns := newNamespace(t)
+		held := &atomic.Int32{}
+		startController(t, ns, controllerOptions{
+			workers: 8,
+			timeout: 10 * time.Minute,
+			wrapTransport: func(rt http.RoundTripper) http.RoundTripper {
+				return hangTransport{next: rt, match: "/hang", held: held}
+			},
+		})
+		if hang {
+			if err := env.Client.Create(ctx(t), redisApp(ns, "hang")); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "the hung reconcile", func() error {
+				if held.Load() == 0 {
+					return fmt.Errorf("no request held yet")
+				}
+				return nil
+			})
+		}
+		start := time.Now()
+		for i := range others {
+			if err := env.Client.Create(ctx(t), redisApp(ns, fmt.Sprintf("app-%d", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range others {
+			waitForComponent(t, ns, fmt.Sprintf("app-%d-redis", i), nil)
+		}
+		took := time.Since(start)
+		if hang {
+			if n := held.Load(); n != 1 {
+				t.Errorf("the hung reconcile should still be the first and only one held, got %d", n)
+			}
+			if comps := componentsOf(t, ns, "hang"); len(comps) != 0 {
+				t.Errorf("the hung Application got %d Components", len(comps))
+			}
+		}
+		return took
+	}
+	var with, without time.Duration
+	t.Run("beside a hung one", func(t *testing.T) { with = run(t, true) })
+	t.Run("alone", func(t *testing.T) { without = run(t, false) })
+	t.Logf("%d Applications reached their Components in %s beside a hung reconcile, %s without one (informational)", others, with.Round(time.Millisecond), without.Round(time.Millisecond))
+}
