@@ -42,15 +42,23 @@ func TestRedisStandalone(t *testing.T) {
 	podName := naming.Pod(naming.WorkloadSet(comp, -1), 0)
 	password := secretValue(t, ns, naming.CredentialsSecret("cache"), "password")
 	addr := serviceAddr(t, ns, naming.ClientService(comp), 6379)
+	// The first connection may race kube-proxy programming the new
+	// endpoints, so it is retried briefly, as a client would.
 	set := func(k, v string) {
-		r := dialRedis(t, addr)
-		defer r.close()
-		if got := r.do(t, "AUTH", password); got != "OK" {
-			t.Fatalf("AUTH: %s", got)
-		}
-		if got := r.do(t, "SET", k, v); got != "OK" {
-			t.Fatalf("SET: %s", got)
-		}
+		eventually(t, 30*time.Second, func() error {
+			r, err := dialRedisErr(addr)
+			if err != nil {
+				return err
+			}
+			defer r.close()
+			if got, err := r.command("AUTH", password); err != nil || got != "OK" {
+				return fmt.Errorf("AUTH: %q %v", got, err)
+			}
+			if got, err := r.command("SET", k, v); err != nil || got != "OK" {
+				return fmt.Errorf("SET: %q %v", got, err)
+			}
+			return nil
+		})
 	}
 	get := func(k string) (string, error) {
 		r, err := dialRedisErr(addr)
