@@ -142,10 +142,10 @@ func (in *inputs) context(shard int32, wsName string) pluginregistry.Context {
 		Version:     c.Spec.Version,
 		// Official names: the workloadset-controller rewrites images when it
 		// creates pods, after hashing the template.
-		Image: in.image(),
-		Params:      c.Spec.Parameters,
-		Args:        map[string]string{},
-		Ports:       in.ports(),
+		Image:  in.image(),
+		Params: c.Spec.Parameters,
+		Args:   map[string]string{},
+		Ports:  in.ports(),
 		Secrets: pluginregistry.SecretsRef{
 			Credentials: c.Spec.CredentialsSecret,
 			AgentTLS:    naming.AgentTLSSecret(c.Name),
