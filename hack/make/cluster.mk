@@ -74,7 +74,7 @@ sandbox-up: cluster-up
 	echo "  kubectl -n plinth-system get deployments,pods"; \
 	echo "  kubectl -n default get application.plinth.io cache -o jsonpath='{.status.endpoints}'"; \
 	echo "Connect to Redis (Service IPs are reachable inside the cluster's network namespace):"; \
-	echo "  $(LOCAL_CLUSTER) exec -- redis-cli -h $$ip --user default --pass \"\$$(kubectl -n default get secret cache-credentials -o jsonpath='{.data.password}' | base64 -d)\" PING"; \
+	echo "  REDISCLI_AUTH=\"\$$(kubectl -n default get secret cache-credentials -o jsonpath='{.data.password}' | base64 -d)\" $(LOCAL_CLUSTER) exec -- redis-cli -h $$ip --user default PING"; \
 	echo "Stop it with: make sandbox-down"
 
 .PHONY: sandbox-down
