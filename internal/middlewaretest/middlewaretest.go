@@ -56,13 +56,13 @@ func Eventually(t testing.TB, timeout time.Duration, what string, f func() error
 	}
 }
 
-// Need skips the test when a program is missing (install with
-// hack/install-deps.sh).
+// Need fails the test when a program is missing: make test installs them
+// (hack/install-deps.sh), so a missing one is a broken setup, not a skip.
 func Need(t testing.TB, paths ...string) {
 	t.Helper()
 	for _, p := range paths {
 		if _, err := exec.LookPath(p); err != nil {
-			t.Skipf("%s is not installed (hack/install-deps.sh test): %v", p, err)
+			t.Fatalf("%s is not installed: run hack/install-deps.sh test (make test does): %v", p, err)
 		}
 	}
 }
@@ -127,7 +127,7 @@ func PostgresUser(t testing.TB) (name string, cred *syscall.Credential) {
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		t.Skipf("running as root and there is no postgres user to run PostgreSQL as: %v", err)
+		t.Fatalf("running as root and there is no postgres user to run PostgreSQL as (the postgresql-15 package creates it; make test installs it): %v", err)
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
