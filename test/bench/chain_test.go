@@ -296,18 +296,23 @@ func peakRSSKiB(pid int) int64 {
 }
 
 // standInKubelet plays kubelet and the status agent: every new pod is marked
-// Running and Ready, and gets a status report saying it is a healthy primary.
+// Running and Ready, and gets a status report saying it is a healthy
+// primary; like the real agent, it rewrites every pod's report each
+// heartbeat (10 s, the WorkloadSets' default), so reports never go stale.
 func standInKubelet(ctx context.Context, kc kubernetes.Interface, ns string) {
 	var seq atomic.Uint64
+	report := func(name string) {
+		rep := statusreport.Report{Role: "primary", Healthy: true, Timestamp: time.Now(), Sequence: seq.Add(1)}
+		data, _ := rep.Marshal()
+		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{plinthv1.AnnotationStatusReport: string(data)}}})
+		_, _ = kc.CoreV1().Pods(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+	}
 	handle := func(obj any) {
 		pod, ok := obj.(*corev1.Pod)
 		if !ok || pod.Status.Phase == corev1.PodRunning || pod.Annotations[plinthv1.AnnotationStatusReport] != "" {
 			return
 		}
-		rep := statusreport.Report{Role: "primary", Healthy: true, Timestamp: time.Now(), Sequence: seq.Add(1)}
-		data, _ := rep.Marshal()
-		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{plinthv1.AnnotationStatusReport: string(data)}}})
-		_, _ = kc.CoreV1().Pods(ns).Patch(ctx, pod.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+		report(pod.Name)
 		status, _ := json.Marshal(map[string]any{"status": map[string]any{
 			"phase": corev1.PodRunning, "podIP": "10.0.0.1",
 			"conditions": []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()}},
@@ -315,10 +320,26 @@ func standInKubelet(ctx context.Context, kc kubernetes.Interface, ns string) {
 		_, _ = kc.CoreV1().Pods(ns).Patch(ctx, pod.Name, types.MergePatchType, status, metav1.PatchOptions{}, "status")
 	}
 	lw := cache.NewListWatchFromClient(kc.CoreV1().RESTClient(), "pods", ns, fieldsEverything())
-	_, ctrl := cache.NewInformerWithOptions(cache.InformerOptions{
+	store, ctrl := cache.NewInformerWithOptions(cache.InformerOptions{
 		ListerWatcher: lw, ObjectType: &corev1.Pod{},
 		Handler: cache.ResourceEventHandlerFuncs{AddFunc: handle, UpdateFunc: func(_, o any) { handle(o) }},
 	})
+	go func() {
+		tick := time.NewTicker(10 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				for _, o := range store.List() {
+					if pod, ok := o.(*corev1.Pod); ok && pod.Status.Phase == corev1.PodRunning {
+						report(pod.Name)
+					}
+				}
+			}
+		}
+	}()
 	ctrl.Run(ctx.Done())
 }
 
