@@ -81,7 +81,7 @@ func runChain(b *testing.B, n int) {
 	defer env.Stop()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := installPlugins(ctx, env); err != nil {
+	if err := env.InstallPlugins(ctx, pluginregistry.DefaultNamespace, "redis/v1.0.0"); err != nil {
 		b.Fatal(err)
 	}
 	bins := buildControllers(b, env.Root)
@@ -163,22 +163,6 @@ func application(ns, name string) *plinthv1.Application {
 				Storage: &plinthv1.StorageSpec{Size: resource.MustParse("1Gi")}}},
 		},
 	}
-}
-
-func installPlugins(ctx context.Context, env *testenv.Env) error {
-	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: pluginregistry.DefaultNamespace}}); err != nil {
-		return err
-	}
-	src, err := pluginregistry.FromFolder(filepath.Join(env.Root, "plugins", "redis", "v1.0.0"), pluginregistry.DefaultNamespace)
-	if err != nil {
-		return err
-	}
-	for i := range src.ConfigMaps {
-		if err := env.Client.Create(ctx, &src.ConfigMaps[i]); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 var buildOnce sync.Once

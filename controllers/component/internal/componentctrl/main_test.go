@@ -6,13 +6,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/go-logr/logr"
@@ -29,31 +26,6 @@ var (
 	env   *testenv.Env
 	clock = &testClock{}
 )
-
-// installPlugins creates the ConfigMaps of every plugin folder of the
-// repository in the platform namespace, as kustomize would.
-func installPlugins(ctx context.Context, e *testenv.Env) error {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: pluginregistry.DefaultNamespace}}
-	if err := e.Client.Create(ctx, ns); err != nil {
-		return err
-	}
-	dirs, _ := filepath.Glob(filepath.Join(e.Root, "plugins", "*", "v*"))
-	if len(dirs) == 0 {
-		return fmt.Errorf("no plugin folders under %s/plugins", e.Root)
-	}
-	for _, dir := range dirs {
-		src, err := pluginregistry.FromFolder(dir, pluginregistry.DefaultNamespace)
-		if err != nil {
-			return err
-		}
-		for i := range src.ConfigMaps {
-			if err := e.Client.Create(ctx, &src.ConfigMaps[i]); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
 
 type testClock struct {
 	mu     sync.Mutex
@@ -84,7 +56,7 @@ func startController(e *testenv.Env) (stop func(), err error) {
 			cancel()
 		}
 	}()
-	if err := installPlugins(ctx, e); err != nil {
+	if err := e.InstallPlugins(ctx, pluginregistry.DefaultNamespace); err != nil {
 		return nil, err
 	}
 	cs, err := kubernetes.NewForConfig(e.Config)
