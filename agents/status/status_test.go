@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"fmt"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,6 +122,21 @@ func pod(t *testing.T, name string) kubernetes.Interface {
 		_ = admin.RbacV1().Roles("default").Delete(context.Background(), role.Name, metav1.DeleteOptions{})
 		_ = admin.RbacV1().RoleBindings("default").Delete(context.Background(), role.Name, metav1.DeleteOptions{})
 	})
+	// The API server's RBAC cache learns new bindings asynchronously: wait
+	// until the grant is in effect, so tests never race it.
+	review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User:               user,
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: "default", Verb: "patch", Resource: "pods", Name: name},
+	}}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		r, err := admin.AuthorizationV1().SubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+		if err == nil && r.Status.Allowed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Role for %s never took effect: %v", user, err)
+		}
+	}
 	cfg := rest.CopyConfig(env.Config)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
 	return kubernetes.NewForConfigOrDie(cfg)
