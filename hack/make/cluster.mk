@@ -55,10 +55,15 @@ test-e2e: cluster-deps local-cluster ## End-to-end tests on a fresh local cluste
 	go vet -tags e2e ./test/e2e/
 	go test -c -tags e2e -o bin/e2e.test ./test/e2e
 	$(LOCAL_CLUSTER) images build pause
-	trap 'rc=$$?; if [ $$rc != 0 ]; then $(LOCAL_CLUSTER) diagnose bin/e2e-logs || true; fi; $(LOCAL_CLUSTER) down || rc=1; exit $$rc' EXIT INT TERM; \
+	@# On failure the cluster's logs are dumped first and the failing tests
+	@# are repeated last, so the end of the output says what failed.
+	mkdir -p bin/e2e-logs; rm -f bin/e2e-logs/e2e.out; \
+	trap 'rc=$$?; if [ $$rc != 0 ]; then $(LOCAL_CLUSTER) diagnose bin/e2e-logs || true; fi; $(LOCAL_CLUSTER) down || rc=1; \
+		if [ $$rc != 0 ] && [ -f bin/e2e-logs/e2e.out ]; then echo "==> e2e failures (whole output: bin/e2e-logs/e2e.out)"; \
+		grep -E -B1 -A12 "^(--- FAIL|panic:)" bin/e2e-logs/e2e.out | cut -c1-400 || true; fi; exit $$rc' EXIT INT TERM; \
 	$(LOCAL_CLUSTER) up; \
 	$(MAKE) --no-print-directory cluster-deploy; \
-	$(LOCAL_CLUSTER) exec -- bin/e2e.test -test.v -test.count=1 -test.timeout $(E2E_TIMEOUT) $(E2E_FLAGS)
+	$(LOCAL_CLUSTER) exec -- bin/e2e.test -test.v -test.count=1 -test.timeout $(E2E_TIMEOUT) $(E2E_FLAGS) 2>&1 | tee bin/e2e-logs/e2e.out
 
 .PHONY: sandbox-up
 sandbox-up: cluster-up

@@ -228,6 +228,12 @@ func TestPostgreSQLStandalone(t *testing.T) {
 			t.Fatalf("%s: %v", sql, err)
 		}
 	}
+	// The first connection may race kube-proxy programming the new
+	// endpoints, so it is retried briefly, as a client would (like Redis's).
+	eventually(t, 30*time.Second, func() error {
+		_, err := query("SELECT 'up'")
+		return err
+	})
 	exec("CREATE TABLE orders (id int primary key, item text)")
 	exec("INSERT INTO orders VALUES (1, 'plinth')")
 
