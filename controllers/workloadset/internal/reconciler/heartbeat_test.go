@@ -34,6 +34,22 @@ func (h *harness) waitKept(r *Reconciler, ws, pod string, seq int64) {
 	})
 }
 
+// runningPrimary creates a one-pod WorkloadSet with roles whose pod reports
+// primary with sequence seq, and waits until it is Running.
+func (h *harness) runningPrimary(name string, seq uint64) *plinthv1.WorkloadSet {
+	h.t.Helper()
+	h.workloadSet(name, 1, func(ws *plinthv1.WorkloadSet) {
+		ws.Spec.Roles = []plinthv1.RoleSpec{{Name: "primary", Writable: true}, {Name: "replica"}}
+	})
+	pod := name + "-0"
+	h.markReady(pod)
+	h.report(pod, "primary", true, time.Now(), seq)
+	return h.waitStatus(name, fmt.Sprintf("Running with a primary at sequence %d", seq), func(ws *plinthv1.WorkloadSet) bool {
+		m := member(ws, pod)
+		return m != nil && m.Role == "primary" && m.Sequence == int64(seq) && ws.Status.Phase == plinthv1.ComponentRunning
+	})
+}
+
 // Heartbeats that change nothing a user cares about write no status; the
 // controller still judges them (a replay of one is rejected), and a role
 // change is written at once.
@@ -41,15 +57,7 @@ func TestHeartbeatsDoNotWriteStatus(t *testing.T) {
 	t.Parallel()
 	var r *Reconciler
 	h := start(t, captureReconciler(&r))
-	h.workloadSet("hb", 1, func(ws *plinthv1.WorkloadSet) {
-		ws.Spec.Roles = []plinthv1.RoleSpec{{Name: "primary", Writable: true}, {Name: "replica"}}
-	})
-	h.markReady("hb-0")
-	h.report("hb-0", "primary", true, time.Now(), 1)
-	ws := h.waitStatus("hb", "Running with a primary", func(ws *plinthv1.WorkloadSet) bool {
-		m := member(ws, "hb-0")
-		return m != nil && m.Role == "primary" && m.Sequence == 1 && ws.Status.Phase == plinthv1.ComponentRunning
-	})
+	ws := h.runningPrimary("hb", 1)
 	rv, reported := ws.ResourceVersion, member(ws, "hb-0").LastReportTime
 
 	for seq := uint64(2); seq <= 6; seq++ {
@@ -104,15 +112,7 @@ func TestReplayProtectionAcrossRestart(t *testing.T) {
 	t.Parallel()
 	var r *Reconciler
 	h := start(t, captureReconciler(&r))
-	h.workloadSet("rs", 1, func(ws *plinthv1.WorkloadSet) {
-		ws.Spec.Roles = []plinthv1.RoleSpec{{Name: "primary", Writable: true}, {Name: "replica"}}
-	})
-	h.markReady("rs-0")
-	h.report("rs-0", "primary", true, time.Now(), 10)
-	h.waitStatus("rs", "Running with sequence 10", func(ws *plinthv1.WorkloadSet) bool {
-		m := member(ws, "rs-0")
-		return m != nil && m.Role == "primary" && m.Sequence == 10 && ws.Status.Phase == plinthv1.ComponentRunning
-	})
+	h.runningPrimary("rs", 10)
 	h.report("rs-0", "primary", true, time.Now(), 11) // kept in memory only
 	h.waitKept(r, "rs", "rs-0", 11)
 	h.report("rs-0", "primary", true, time.Now(), 10) // a replay, rejected
