@@ -51,6 +51,10 @@ const (
 	ReasonInvalidSpec        = "InvalidSpec"
 	ReasonRollingUpdate      = "RollingUpdate"
 	ReasonScaling            = "Scaling"
+	// ReasonMultiplePrimaries: more than one member reports the writable role.
+	ReasonMultiplePrimaries = "MultiplePrimaries"
+	// ReasonNoPrimary: the members exist but none can be designated primary yet.
+	ReasonNoPrimary = "NoPrimary"
 	// Bootstrapped condition reasons.
 	ReasonWaitingForMembers  = "WaitingForMembers"
 	ReasonBootstrapSucceeded = "BootstrapSucceeded"
