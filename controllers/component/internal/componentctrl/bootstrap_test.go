@@ -45,14 +45,21 @@ func opsAgentBinary(t *testing.T) string {
 // certificate the controller issued. Calls for ns's pods go to it.
 func startOpsAgent(t *testing.T, ns string, comp *plinthv1.Component, env2 ...string) {
 	t.Helper()
+	tls := &corev1.Secret{}
+	eventually(t, "agent TLS Secret", func() error { return get(t, ns, naming.AgentTLSSecret(comp.Name), tls) })
+	startOpsAgentWithTLS(t, ns, comp, tls.Data, env2...)
+}
+
+// startOpsAgentWithTLS is startOpsAgent with other server TLS material
+// (tls.crt, tls.key, ca.crt).
+func startOpsAgentWithTLS(t *testing.T, ns string, comp *plinthv1.Component, tlsData map[string][]byte, env2 ...string) {
+	t.Helper()
 	dir := t.TempDir()
 	rt := &corev1.ConfigMap{}
 	eventually(t, "runtime ConfigMap", func() error { return get(t, ns, comp.Name+"-plinth", rt) })
-	tls := &corev1.Secret{}
-	eventually(t, "agent TLS Secret", func() error { return get(t, ns, naming.AgentTLSSecret(comp.Name), tls) })
 	files := map[string][]byte{"actions.yaml": []byte(rt.Data["actions.yaml"])}
 	for _, k := range []string{pki.KeyTLSCert, pki.KeyTLSKey, pki.KeyCACert} {
-		files[k] = tls.Data[k]
+		files[k] = tlsData[k]
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
@@ -262,5 +269,38 @@ func TestBootstrapActionRunsOnceWhenEveryPodIsReady(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	if lines := logLines(t, logFile); len(lines) != 2 {
 		t.Fatalf("the action ran again after it succeeded: %q", lines)
+	}
+}
+
+// TestBootstrapRefusesAnAgentNamedOtherwise: an agent whose certificate,
+// though signed by the Application's CA, does not name the pod is not
+// called: Bootstrapped is False with AgentUnavailable and nothing runs.
+func TestBootstrapRefusesAnAgentNamedOtherwise(t *testing.T) {
+	ns := namespace(t)
+	comp := bootComponent(t, ns, "impostor", "another-Passw0rd")
+	ca := &corev1.Secret{}
+	eventually(t, "agent CA", func() error { return get(t, ns, naming.AgentCASecret("impostor"), ca) })
+	kp, err := pki.Issue(pki.KeyPair{CertPEM: ca.Data[pki.KeyCACert], KeyPEM: ca.Data[pki.KeyCAKey]},
+		pki.LeafRequest{CommonName: "impostor", DNSNames: []string{"*.elsewhere." + ns + ".svc"}, Usage: pki.ServerUsage}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	logFile := filepath.Join(t.TempDir(), "bootstrap.log")
+	startOpsAgentWithTLS(t, ns, comp, map[string][]byte{pki.KeyTLSCert: kp.CertPEM, pki.KeyTLSKey: kp.KeyPEM, pki.KeyCACert: ca.Data[pki.KeyCACert]},
+		"BOOT_LOG="+logFile, "BOOT_FAIL=/nonexistent")
+	markMembersReady(t, ns, naming.WorkloadSet(comp.Name, 0))
+	markMembersReady(t, ns, naming.WorkloadSet(comp.Name, 1))
+	eventually(t, "Bootstrapped False, agent unavailable", func() error {
+		cond, _, err := bootstrapped(t, ns, comp.Name)
+		if err != nil {
+			return err
+		}
+		if cond.Status != metav1.ConditionFalse || cond.Reason != plinthv1.ReasonAgentUnavailable || !strings.Contains(cond.Message, "certificate") {
+			return fmt.Errorf("condition = %+v", cond)
+		}
+		return nil
+	})
+	if lines := logLines(t, logFile); len(lines) != 0 {
+		t.Fatalf("the action ran on an agent that is not the pod's: %q", lines)
 	}
 }
