@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc/status"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -114,10 +115,14 @@ type bootstrapTracker struct {
 }
 
 type bootstrapAttempts struct {
-	done     bool
+	// done is the success message once the action succeeded.
+	done     string
 	failures int
 	next     time.Time
 }
+
+// forget drops what is known of uid once its status records the success.
+func (t *bootstrapTracker) forget(uid types.UID) { delete(t.m, uid) }
 
 func (t *bootstrapTracker) get(uid types.UID) *bootstrapAttempts {
 	if t.m == nil {
@@ -148,17 +153,22 @@ func (r *Reconciler) reconcileBootstrap(ctx context.Context, in *inputs, wss []p
 		return 0
 	}
 	comp, gen := in.comp, in.comp.Generation
-	if c := conditions.Get(st.Conditions, plinthv1.ConditionBootstrapped); c != nil && c.Status == "True" {
+	if c := conditions.Get(st.Conditions, plinthv1.ConditionBootstrapped); c != nil && c.Status == metav1.ConditionTrue {
+		// Persisted: the status is the record from now on.
 		conditions.MarkTrue(&st.Conditions, gen, plinthv1.ConditionBootstrapped, c.Reason, c.Message)
+		r.bootstrapMu.Lock()
+		r.bootstrap.forget(comp.UID)
+		r.bootstrapMu.Unlock()
 		return 0
 	}
 	r.bootstrapMu.Lock()
 	a := r.bootstrap.get(comp.UID)
-	done, failures, next := a.done, a.failures, a.next
+	done, failures, next := a.done != "", a.failures, a.next
+	success := a.done
 	r.bootstrapMu.Unlock()
 	if done {
-		conditions.MarkTrue(&st.Conditions, gen, plinthv1.ConditionBootstrapped, plinthv1.ReasonBootstrapSucceeded,
-			fmt.Sprintf("bootstrap action %s succeeded", in.topo.Bootstrap.Action))
+		// Succeeded, but the cache does not show the status written then yet.
+		conditions.MarkTrue(&st.Conditions, gen, plinthv1.ConditionBootstrapped, plinthv1.ReasonBootstrapSucceeded, success)
 		return 0
 	}
 	if comp.Spec.Stopped {
@@ -201,12 +211,12 @@ func (r *Reconciler) reconcileBootstrap(ctx context.Context, in *inputs, wss []p
 			msg += ": " + tail
 		}
 	default:
+		success := fmt.Sprintf("bootstrap action %s succeeded on pod %s", call.action, call.pod.Name)
 		r.bootstrapMu.Lock()
-		a.done, a.failures = true, 0
+		a.done, a.failures = success, 0
 		r.bootstrapMu.Unlock()
 		log.Info("bootstrap action succeeded")
-		conditions.MarkTrue(&st.Conditions, gen, plinthv1.ConditionBootstrapped, plinthv1.ReasonBootstrapSucceeded,
-			fmt.Sprintf("bootstrap action %s succeeded on pod %s", call.action, call.pod.Name))
+		conditions.MarkTrue(&st.Conditions, gen, plinthv1.ConditionBootstrapped, plinthv1.ReasonBootstrapSucceeded, success)
 		return 0
 	}
 	r.bootstrapMu.Lock()
