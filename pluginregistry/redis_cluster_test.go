@@ -37,13 +37,18 @@ func TestRedisClusterTopology(t *testing.T) {
 		t.Errorf("the config file is shared by every pod; the announced hostname is per pod:\n%s", conf)
 	}
 
+	var start string
+	for _, f := range files {
+		if f.Name == "start.sh" {
+			start = f.Content
+		}
+	}
+	if !strings.Contains(start, `--cluster-announce-hostname "$POD_NAME.${primary_host#*.}"`) {
+		t.Errorf("start.sh must announce the pod's stable hostname:\n%s", start)
+	}
 	spec, err := pluginregistry.RenderPodTemplate(redis, "redis", &ctx)
 	if err != nil {
 		t.Fatal(err)
-	}
-	cmd := strings.Join(spec.Spec.Containers[0].Command, " ")
-	if !strings.Contains(cmd, "--cluster-announce-hostname $(POD_NAME).cache-redis-headless.shop.svc") {
-		t.Errorf("redis must announce its stable hostname: %s", cmd)
 	}
 	names := map[string]bool{}
 	for _, c := range spec.Spec.Containers {
@@ -54,6 +59,15 @@ func TestRedisClusterTopology(t *testing.T) {
 	}
 
 	ctx.Topology = "replication"
+	files, err = pluginregistry.RenderConfigFiles(redis, "redis", eff, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if strings.Contains(f.Content, "cluster-") {
+			t.Errorf("topology replication: %s has cluster settings:\n%s", f.Name, f.Content)
+		}
+	}
 	spec, err = pluginregistry.RenderPodTemplate(redis, "redis", &ctx)
 	if err != nil {
 		t.Fatal(err)
