@@ -461,6 +461,9 @@ var (
 	}
 )
 
+// actionParameterName is what the ops agent accepts as an action parameter name.
+var actionParameterName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
 func (c *checker) operations() {
 	ops := c.pv.Operations
 	actions := map[string]bool{}
@@ -472,6 +475,12 @@ func (c *checker) operations() {
 		actions[a.Name] = true
 		c.checkDuration(PartOperations, path+".timeout", a.Timeout)
 		c.checkParameters(PartOperations, path+".parameters", a.Parameters, false)
+		for k, p := range a.Parameters {
+			// The ops agent exposes them to templates as .Args.<name>.
+			if !actionParameterName.MatchString(p.Name) {
+				c.add(PartOperations, joinIndex(path+".parameters", k)+".name", "action parameter %q: expected a Go identifier (letters, digits, underscore; for example candidateHost)", p.Name)
+			}
+		}
 		// Render the argv in the context of every component serving it.
 		users := []string{}
 		for _, d := range c.pv.Components.Components {

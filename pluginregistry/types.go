@@ -144,10 +144,10 @@ const (
 	// stable DNS name (<pod>.<headless service>.<namespace>.svc) of the
 	// replica that takes the writable role.
 	SwitchoverCandidate     = "candidate"
-	SwitchoverCandidateHost = "candidate-host"
+	SwitchoverCandidateHost = "candidateHost"
 	// SwitchoverPrimary and SwitchoverPrimaryHost name the current primary.
 	SwitchoverPrimary     = "primary"
-	SwitchoverPrimaryHost = "primary-host"
+	SwitchoverPrimaryHost = "primaryHost"
 )
 
 // SwitchoverParameters lists the parameters switchover actions may declare.

@@ -78,7 +78,7 @@ type SwitchoverStep struct {
 	// +kubebuilder:validation:Enum=primary;candidate
 	Target string `json:"target"`
 	// Parameters names the values the controller passes to the action
-	// (candidate, candidate-host, primary, primary-host): those it declares.
+	// (candidate, candidateHost, primary, primaryHost): those it declares.
 	// +optional
 	Parameters []string `json:"parameters,omitempty"`
 }
