@@ -47,4 +47,8 @@ const (
 	ReasonInvalidSpec        = "InvalidSpec"
 	ReasonRollingUpdate      = "RollingUpdate"
 	ReasonScaling            = "Scaling"
+	// ReasonMultiplePrimaries: more than one member reports the writable role.
+	ReasonMultiplePrimaries = "MultiplePrimaries"
+	// ReasonNoPrimary: the members exist but none can be designated primary yet.
+	ReasonNoPrimary = "NoPrimary"
 )

@@ -32,6 +32,15 @@ const (
 	// small JSON document (role, healthy, details, timestamp, sequence).
 	// Controllers treat it as untrusted input.
 	AnnotationStatusReport = "status.plinth.io/report"
+	// AnnotationPrimary, AnnotationPrimaryHost and AnnotationInitialized are
+	// written by the workloadset-controller on every pod of a WorkloadSet
+	// that declares a writable role: the designated primary's pod name, its
+	// stable DNS name (<pod>.<service>.<namespace>.svc), and "true" once
+	// that primary has reported the writable role (docs/replication.md).
+	// Pod templates read them through the downward API.
+	AnnotationPrimary     = "plinth.io/primary"
+	AnnotationPrimaryHost = "plinth.io/primary-host"
+	AnnotationInitialized = "plinth.io/initialized"
 	// AnnotationPluginValidation is written by the plugin registry on a
 	// plugin version's manifest ConfigMap: "valid" or the reason it is not.
 	AnnotationPluginValidation = "plinth.io/validation"

@@ -187,6 +187,17 @@ type WorkloadSetStatus struct {
 	// stale or replayed.
 	// +optional
 	RejectedReports int64 `json:"rejectedReports,omitempty"`
+	// Primary is the designated member holding the writable role (a pod
+	// name), when spec.roles declares one. It is chosen (ordinal 0) before
+	// the first pod exists and moves only to a member that reports the
+	// writable role while the designated one does not (docs/replication.md).
+	// +optional
+	Primary string `json:"primary,omitempty"`
+	// Initialized is true once the designated primary has reported the
+	// writable role, healthy. It never goes back to false: from then on a
+	// primary must never start from an empty volume.
+	// +optional
+	Initialized bool `json:"initialized,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -138,6 +139,8 @@ type scope struct {
 	observed bool
 	// invalid holds the spec problem, if any.
 	invalid error
+	// writers are the members reporting the writable role, healthy.
+	writers []string
 	// progress says what is being done or waited for, for the conditions.
 	progress []string
 	requeue  time.Duration
@@ -192,7 +195,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 
 	for _, p := range []phase{
 		r.observe,
+		r.designate,
 		r.syncRoleLabels,
+		r.syncTopologyAnnotations,
 		r.validate,
 		r.syncFinalizer,
 		r.ensurePVCs,
@@ -259,10 +264,11 @@ func (r *Reconciler) observe(ctx context.Context, s *scope) (bool, error) {
 	return false, nil
 }
 
-// syncRoleLabels copies each member's role into its pod's role label.
+// syncRoleLabels copies each member's role into its pod's role label (see
+// roleLabel for the one exception).
 func (r *Reconciler) syncRoleLabels(ctx context.Context, s *scope) (bool, error) {
 	for _, pod := range s.pods {
-		role := s.members[pod.Name].Role
+		role := roleLabel(s, pod)
 		if pod.DeletionTimestamp != nil || pod.Labels[plinthv1.LabelRole] == role {
 			continue
 		}
@@ -414,6 +420,12 @@ func (r *Reconciler) scaleIn(ctx context.Context, s *scope) (bool, error) {
 	slices.Reverse(excess)
 	for _, n := range excess {
 		pod := s.pods[n]
+		if s.desired > 0 && pod.Name == s.ws.Status.Primary && pod.DeletionTimestamp == nil {
+			// Removing replicas never removes the primary: it must be
+			// switched over (a Failover operation) to a lower ordinal first.
+			s.progressing("not removing pod %s above the desired count: it is the designated primary; fail over to a lower ordinal first", pod.Name)
+			continue
+		}
 		if pod.DeletionTimestamp != nil {
 			s.progressing("waiting for pod %s to terminate", pod.Name)
 			s.requeueAfter(waitForTerminatingRecheck)
@@ -447,6 +459,14 @@ func (r *Reconciler) deletePod(ctx context.Context, pod *corev1.Pod) error {
 // with Parallel; with Ordered, pod N only once pods 0..N-1 are ready.
 func (r *Reconciler) createPods(ctx context.Context, s *scope) (bool, error) {
 	ordered := s.ws.Spec.PodManagementPolicy != plinthv1.ParallelPodManagement
+	if writableRole(s.ws) != "" && s.before.Primary == "" {
+		if s.desired > len(s.pods) {
+			s.progressing("designating the primary before creating pods")
+			s.requeueAfter(designationRecheck)
+		}
+		return false, nil
+	}
+	annotations := topologyAnnotations(s)
 	for n := 0; n < s.desired; n++ {
 		if pod, ok := s.pods[n]; ok {
 			if ordered && !podReady(pod) {
@@ -467,6 +487,10 @@ func (r *Reconciler) createPods(ctx context.Context, s *scope) (bool, error) {
 			continue
 		}
 		r.images.PodSpec(&want.Spec)
+		if len(annotations) > 0 && want.Annotations == nil {
+			want.Annotations = map[string]string{}
+		}
+		maps.Copy(want.Annotations, annotations)
 		s.log.Info("creating a pod", "pod", want.Name, "revision", s.rev)
 		if err := r.client.Create(ctx, want); err != nil {
 			if !apierrors.IsAlreadyExists(err) {

@@ -52,14 +52,18 @@ func summarize(s *scope) {
 		}
 	}
 	notUp := notAvailable(s)
+	writable := writableRole(s.ws)
+	primaryUp := writable == "" || (s.members[st.Primary] != nil && s.members[st.Primary].Role == writable)
 	switch {
 	case s.invalid != nil:
 		set(plinthv1.ComponentFailed, plinthv1.ReasonInvalidSpec, s.invalid.Error())
+	case len(s.writers) > 1 && !s.ws.Spec.Stopped:
+		set(plinthv1.ComponentAbnormal, plinthv1.ReasonMultiplePrimaries, fmt.Sprintf("%d members report role %s: %s; only the designated primary %s is labelled %s", len(s.writers), writable, strings.Join(s.writers, ", "), st.Primary, writable))
 	case s.ws.Spec.Stopped && len(s.pods) == 0:
 		set(plinthv1.ComponentStopped, plinthv1.ReasonStopped, "stopped: every pod is deleted, the PVCs are kept")
 	case s.ws.Spec.Stopped:
 		set(plinthv1.ComponentStopping, plinthv1.ReasonStopped, fmt.Sprintf("stopping: %d pods left", len(s.pods)))
-	case len(s.pods) == s.desired && live == desired && updated == desired && up == desired:
+	case len(s.pods) == s.desired && live == desired && updated == desired && up == desired && primaryUp:
 		set(plinthv1.ComponentRunning, plinthv1.ReasonAvailable, fmt.Sprintf("%d/%d pods ready and up to date", ready, desired))
 	case updated < live:
 		set(plinthv1.ComponentUpdating, plinthv1.ReasonRollingUpdate, fmt.Sprintf("%d/%d pods run revision %s; %s", updated, desired, s.rev, notUp))
@@ -68,7 +72,12 @@ func summarize(s *scope) {
 	case len(s.pods) != s.desired:
 		set(plinthv1.ComponentUpdating, plinthv1.ReasonScaling, fmt.Sprintf("%d pods exist, %d desired; %s", len(s.pods), desired, notUp))
 	case s.before.Phase == "" || s.before.Phase == plinthv1.ComponentCreating:
+		if !primaryUp && up == desired {
+			notUp = fmt.Sprintf("waiting for the designated primary %q to report role %s", st.Primary, writable)
+		}
 		set(plinthv1.ComponentCreating, plinthv1.ReasonCreating, notUp)
+	case !primaryUp && up == desired:
+		set(plinthv1.ComponentAbnormal, plinthv1.ReasonNoPrimary, fmt.Sprintf("every pod is up but the designated primary %q does not report role %s", st.Primary, writable))
 	default:
 		set(plinthv1.ComponentAbnormal, plinthv1.ReasonMembersNotReady, notUp)
 	}
