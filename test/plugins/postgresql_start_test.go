@@ -335,6 +335,33 @@ func (p *pod) probe() (fields map[string]string, healthy []string) {
 	return fields, healthy
 }
 
+// action runs a plugin action's argv in the "pod" as the ops agent would
+// (its parameters filled in; the socket folder is the pod's).
+func (p *pod) action(name string, args map[string]string) string {
+	p.c.t.Helper()
+	a := p.c.pv.Action(name)
+	if a == nil {
+		p.c.t.Fatalf("the plugin has no action %s", name)
+	}
+	argv, err := pluginregistry.AgentArgv(a, p.c.ctx)
+	if err != nil {
+		p.c.t.Fatal(err)
+	}
+	for i := range argv {
+		for k, v := range args {
+			argv[i] = strings.ReplaceAll(argv[i], "{{ index . "+strconv.Quote(k)+" }}", v)
+		}
+		argv[i] = strings.ReplaceAll(argv[i], "/var/run/postgresql", p.sock)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), "PATH="+middlewaretest.PostgresBin+":"+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		p.c.t.Fatalf("%s: action %s: %v\n%s", p.name, name, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
 // exitOf waits for the script to exit on its own.
 func (r *run) exitOf(t *testing.T, timeout time.Duration) error {
 	t.Helper()
@@ -421,6 +448,19 @@ func TestPostgreSQLStartScriptReplication(t *testing.T) {
 		}
 		return nil
 	})
+
+	// prune-slots drops the inactive slots of removed standbys only.
+	p0.mustQuery("SELECT pg_create_physical_replication_slot('orders_postgresql_3')::text")
+	p0.mustQuery("SELECT pg_create_physical_replication_slot('someone_elses')::text")
+	if got := p0.action("prune-slots", map[string]string{"replicas": "2"}); got != "1" {
+		t.Errorf("prune-slots replicas=2 dropped %q slots, want 1", got)
+	}
+	if got := p0.action("prune-slots", map[string]string{"replicas": "1"}); got != "0" {
+		t.Errorf("prune-slots replicas=1 dropped %q slots, want 0 (orders_postgresql_1 is active)", got)
+	}
+	if got := p0.mustQuery("SELECT string_agg(slot_name, ',' ORDER BY slot_name) FROM pg_replication_slots"); got != "orders_postgresql_1,someone_elses" {
+		t.Errorf("slots after pruning: %q", got)
+	}
 
 	// A restarted standby keeps its data: no second clone.
 	p1.stop()
