@@ -252,6 +252,28 @@ func TestPostgreSQLReplication(t *testing.T) {
 	r.write(5, rows[5])
 	r.checkTopology(2, rows)
 	t.Logf("postgresql replication 1+1: in sync after %s", time.Since(start).Round(time.Second))
+	r.noPasswordInLogs()
+}
+
+// noPasswordInLogs checks that no container of the Application's pods
+// printed the password (start.sh, pg_basebackup, postgres, the agents).
+func (r *pgRepl) noPasswordInLogs() {
+	r.t.Helper()
+	for _, p := range r.pods() {
+		for _, c := range p.Spec.Containers {
+			raw, err := client.CoreV1().Pods(r.ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: c.Name}).DoRaw(context.Background())
+			if err != nil {
+				r.t.Errorf("logs of %s/%s: %v", p.Name, c.Name, err)
+				continue
+			}
+			if strings.Contains(string(raw), r.password) {
+				r.t.Errorf("the logs of %s/%s contain the password", p.Name, c.Name)
+			}
+			if c.Name == "postgresql" && p.Name != naming.Pod(r.ws, 0) && !strings.Contains(string(raw), "starting as a standby") {
+				r.t.Errorf("%s/%s did not log how it started:\n%s", p.Name, c.Name, raw)
+			}
+		}
+	}
 }
 
 // Killing the leaders of the workloadset- and component-controllers while a
