@@ -252,7 +252,110 @@ func TestPostgreSQLReplication(t *testing.T) {
 	r.write(5, rows[5])
 	r.checkTopology(2, rows)
 	t.Logf("postgresql replication 1+1: in sync after %s", time.Since(start).Round(time.Second))
+
+	// Deleted pods come back on their volumes: the primary as primary, the
+	// standby as a standby without a new clone.
+	for i, ordinal := range []int32{0, 1} {
+		name := naming.Pod(r.ws, ordinal)
+		before := r.pod(name)
+		if err := client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 3*time.Minute, func() error {
+			if p := r.pod(name); p == nil || p.UID == before.UID {
+				return fmt.Errorf("pod %s not recreated yet", name)
+			}
+			return nil
+		})
+		waitPhase(t, ns, "ledger", plinthv1.ApplicationRunning, toRunning)
+		rows[6+i] = "after-deleting-" + name
+		r.write(6+i, rows[6+i])
+		r.checkTopology(2, rows)
+		if logs := r.logs(name); strings.Contains(logs, "cloning") {
+			t.Errorf("the recreated %s cloned again instead of using its volume:\n%s", name, logs)
+		}
+	}
 	r.noPasswordInLogs()
+}
+
+// A primary whose volume is lost after initialisation never comes back
+// empty: it refuses to start, and the standby keeps the data, read-only.
+func TestPostgreSQLReplicationRefusesEmptyPrimary(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	if err := api(t).Create(ctx, pgReplicationApp(ns, "vault", 2)); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, ns, "vault", plinthv1.ApplicationRunning, toRunning)
+	r := newPGRepl(t, ns, "vault")
+	r.write(1, "kept")
+	r.checkTopology(2, map[int]string{1: "kept"})
+
+	// Lose the primary's volume: delete its PVC, then its pod.
+	primary, standby := naming.Pod(r.ws, 0), naming.Pod(r.ws, 1)
+	before := r.pod(primary)
+	if err := client.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, naming.PVC("data", primary), metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.CoreV1().Pods(ns).Delete(ctx, primary, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Minute, func() error {
+		p := r.pod(primary)
+		if p == nil || p.UID == before.UID {
+			return fmt.Errorf("pod %s not recreated yet", primary)
+		}
+		if logs := r.logs(primary); !strings.Contains(logs, "refusing to start") {
+			return fmt.Errorf("%s does not refuse yet:\n%s", primary, logs)
+		}
+		return nil
+	})
+	ws := &plinthv1.WorkloadSet{}
+	if err := api(t).Get(ctx, crclient.ObjectKey{Namespace: ns, Name: r.ws}, ws); err != nil {
+		t.Fatal(err)
+	}
+	if ws.Status.Primary != primary || !ws.Status.Initialized {
+		t.Errorf("WorkloadSet status primary %q initialized %v, want %s and true", ws.Status.Primary, ws.Status.Initialized, primary)
+	}
+	// Nothing became writable; the standby still serves the row.
+	sp := r.pod(standby)
+	addr := net.JoinHostPort(sp.Status.PodIP, "5432")
+	eventually(t, time.Minute, func() error {
+		rec, err := r.query(addr, "SELECT pg_is_in_recovery()::text")
+		if err != nil || rec != "true" {
+			return fmt.Errorf("standby in recovery: %q %v", rec, err)
+		}
+		item, err := r.query(addr, "SELECT item FROM orders WHERE id = 1")
+		if err != nil || item != "kept" {
+			return fmt.Errorf("row on the standby: %q %v", item, err)
+		}
+		return nil
+	})
+	if p := r.pod(primary); p != nil && p.Status.PodIP != "" {
+		if _, err := r.query(net.JoinHostPort(p.Status.PodIP, "5432"), "SELECT 'up'"); err == nil {
+			t.Errorf("the primary with the empty volume answers queries")
+		}
+	}
+}
+
+// pod is the named pod, or nil.
+func (r *pgRepl) pod(name string) *corev1.Pod {
+	r.t.Helper()
+	for _, p := range r.pods() {
+		if p.Name == name {
+			return &p
+		}
+	}
+	return nil
+}
+
+// logs is what the postgresql container of a pod printed ("" when none).
+func (r *pgRepl) logs(pod string) string {
+	raw, err := client.CoreV1().Pods(r.ns).GetLogs(pod, &corev1.PodLogOptions{Container: "postgresql"}).DoRaw(context.Background())
+	if err != nil {
+		return ""
+	}
+	return string(raw)
 }
 
 // noPasswordInLogs checks that no container of the Application's pods
