@@ -379,23 +379,33 @@ func (r *pgRepl) noPasswordInLogs() {
 	}
 }
 
-// Killing the leaders of the workloadset- and component-controllers while a
-// replicated PostgreSQL bootstraps: it converges with exactly one primary.
+// Killing the leaders of the component- and workloadset-controllers while a
+// replicated PostgreSQL bootstraps (the first right after the Application is
+// created, the second once the first pod exists): it converges with exactly
+// one primary, the bootstrap designation (ordinal 0).
 func TestPostgreSQLReplicationBootstrapSurvivesControllerRestarts(t *testing.T) {
 	ctx := context.Background()
 	ns := namespace(t)
-	leaders := map[string]string{}
-	for _, c := range []string{"workloadset-controller", "component-controller"} {
+	leader := func(c string) string {
 		lease, err := client.CoordinationV1().Leases("plinth-system").Get(ctx, c+".plinth.io", metav1.GetOptions{})
 		if err != nil || lease.Spec.HolderIdentity == nil {
 			t.Fatalf("lease of %s: %v", c, err)
 		}
-		leaders[c] = strings.SplitN(*lease.Spec.HolderIdentity, "_", 2)[0]
+		return strings.SplitN(*lease.Spec.HolderIdentity, "_", 2)[0]
 	}
+	kill := func(c, pod string) {
+		zero := int64(0)
+		t.Logf("killing the leader of %s: pod %s", c, pod)
+		if err := client.CoreV1().Pods("plinth-system").Delete(ctx, pod, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+			t.Fatalf("deleting %s: %v", pod, err)
+		}
+	}
+	componentLeader, workloadSetLeader := leader("component-controller"), leader("workloadset-controller")
 	if err := api(t).Create(ctx, pgReplicationApp(ns, "boot", 3)); err != nil {
 		t.Fatal(err)
 	}
-	// Bootstrap is under way once the first pod exists.
+	start := time.Now()
+	kill("component-controller", componentLeader)
 	r := &pgRepl{t: t, ns: ns, app: "boot"}
 	eventually(t, 2*time.Minute, func() error {
 		if len(r.pods()) == 0 {
@@ -403,18 +413,19 @@ func TestPostgreSQLReplicationBootstrapSurvivesControllerRestarts(t *testing.T) 
 		}
 		return nil
 	})
-	zero := int64(0)
-	for c, pod := range leaders {
-		t.Logf("killing the leader of %s: pod %s", c, pod)
-		if err := client.CoreV1().Pods("plinth-system").Delete(ctx, pod, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
-			t.Fatalf("deleting %s: %v", pod, err)
-		}
-	}
-	start := time.Now()
+	t.Logf("pods while killing the workloadset-controller's leader: %d", len(r.pods()))
+	kill("workloadset-controller", workloadSetLeader)
 	waitPhase(t, ns, "boot", plinthv1.ApplicationRunning, toRunning)
-	t.Logf("postgresql replication 1+2 with its controllers' leaders killed: Running %s after the kill", time.Since(start).Round(time.Second))
+	t.Logf("postgresql replication 1+2 with its controllers' leaders killed: Running after %s", time.Since(start).Round(time.Second))
 	r = newPGRepl(t, ns, "boot")
 	r.write(1, "after-takeover")
 	r.checkTopology(3, map[int]string{1: "after-takeover"})
+	ws := &plinthv1.WorkloadSet{}
+	if err := api(t).Get(ctx, crclient.ObjectKey{Namespace: ns, Name: r.ws}, ws); err != nil {
+		t.Fatal(err)
+	}
+	if want := naming.Pod(r.ws, 0); ws.Status.Primary != want || !ws.Status.Initialized {
+		t.Errorf("WorkloadSet status primary %q initialized %v, want %s and true", ws.Status.Primary, ws.Status.Initialized, want)
+	}
 	waitControllersAvailable(t)
 }
