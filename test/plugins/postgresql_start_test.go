@@ -339,6 +339,16 @@ func (p *pod) probe() (fields map[string]string, healthy []string) {
 // (its parameters filled in; the socket folder is the pod's).
 func (p *pod) action(name string, args map[string]string) string {
 	p.c.t.Helper()
+	out, err := p.tryAction(name, args)
+	if err != nil {
+		p.c.t.Fatalf("%s: action %s: %v\n%s", p.name, name, err, out)
+	}
+	return out
+}
+
+// tryAction is action, returning the error of a failed run with its output.
+func (p *pod) tryAction(name string, args map[string]string) (string, error) {
+	p.c.t.Helper()
 	a := p.c.pv.Action(name)
 	if a == nil {
 		p.c.t.Fatalf("the plugin has no action %s", name)
@@ -352,14 +362,13 @@ func (p *pod) action(name string, args map[string]string) string {
 			argv[i] = strings.ReplaceAll(argv[i], "{{ index . "+strconv.Quote(k)+" }}", v)
 		}
 		argv[i] = strings.ReplaceAll(argv[i], "/var/run/postgresql", p.sock)
+		argv[i] = strings.ReplaceAll(argv[i], "/plinth/topology", p.topology)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), "PATH="+middlewaretest.PostgresBin+":"+os.Getenv("PATH"))
+	// The ops agent's container environment.
+	cmd.Env = append(os.Environ(), "PATH="+middlewaretest.PostgresBin+":"+os.Getenv("PATH"), "POD_NAME="+p.name, "PGPASSWORD="+password)
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		p.c.t.Fatalf("%s: action %s: %v\n%s", p.name, name, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return strings.TrimSpace(string(out)), err
 }
 
 // exitOf waits for the script to exit on its own.
@@ -483,6 +492,14 @@ func TestPostgreSQLStartScriptReplication(t *testing.T) {
 		p.setTopology(p1.name, p1.ip, true)
 	}
 	p1.mustQuery("INSERT INTO orders VALUES (4, 'on the new primary') RETURNING ''")
+	// The Failover template's rejoin action (before procmgr restarts a
+	// standby) waits for exactly this: another pod designated and writable.
+	if got := p0.action("rejoin", map[string]string{"wait_seconds": "30"}); got != p1.name {
+		t.Errorf("rejoin on the former primary answered %q, want %s", got, p1.name)
+	}
+	if out, err := p1.tryAction("rejoin", map[string]string{"wait_seconds": "2"}); err == nil || !strings.Contains(out, "this pod") {
+		t.Errorf("rejoin on the new primary itself: %v %q, want a failure that says why", err, out)
+	}
 	rejoin := p0.start()
 	p0.waitQuery(2*time.Minute, "true", "SELECT pg_is_in_recovery()::text")
 	p0.waitQuery(30*time.Second, "on the new primary", "SELECT coalesce((SELECT item FROM orders WHERE id = 4), '')")
