@@ -164,7 +164,8 @@ func (r *pgRepl) checkTopology(wantPods int, rows map[int]string) {
 			if inRecovery == "false" {
 				wantRole = "primary"
 			}
-			if rep.Role != wantRole || !rep.Healthy || rep.Details["lsn"] == "" {
+			if rep.Role != wantRole || !rep.Healthy || rep.Details["lsn"] == "" ||
+				(wantRole == "replica" && (rep.Details["replication"] != "streaming" || rep.Details["receive_lsn"] == "")) {
 				return fmt.Errorf("pod %s (in recovery %s) reports %+v", p.Name, inRecovery, rep)
 			}
 			if p.Annotations[plinthv1.AnnotationPrimary] != ws.Status.Primary {
