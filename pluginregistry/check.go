@@ -179,6 +179,44 @@ func (c *checker) components() {
 			if tc.WorkloadSets == WorkloadSetsPerShard && tc.Shards == nil {
 				c.add(PartComponents, tp+".workloadsets", "per-shard needs a shards range")
 			}
+			if tc.Bootstrap != nil {
+				c.checkBootstrap(tp+".bootstrap.action", tc.Bootstrap.Action, def)
+			}
+		}
+	}
+}
+
+// checkBootstrap: the bootstrap action exists, is served by the component's
+// pods, declares the parameters the component-controller passes and requires
+// no other.
+func (c *checker) checkBootstrap(path, name string, def *ComponentDef) {
+	a := c.pv.Action(name)
+	if a == nil {
+		c.add(PartComponents, path, "action %q is not declared in the actions of ConfigMap %s: expected one of %s", name, c.pv.Manifest.Refs.Operations,
+			names(c.pv.Operations.Actions, func(a Action) string { return a.Name }))
+		return
+	}
+	served := false
+	for _, n := range def.Actions {
+		served = served || n == name
+	}
+	if !served {
+		c.add(PartComponents, path, "action %q is not among the actions component %s serves: add it to the component's actions so its pods' ops agent runs it", name, def.Name)
+	}
+	declared := map[string]bool{}
+	for _, p := range a.Parameters {
+		declared[p.Name] = true
+	}
+	passed := map[string]bool{}
+	for _, n := range BootstrapParameters {
+		passed[n] = true
+		if !declared[n] {
+			c.add(PartComponents, path, "bootstrap action %s must declare the parameter %q (the component-controller passes %s)", name, n, strings.Join(BootstrapParameters, ", "))
+		}
+	}
+	for _, p := range a.Parameters {
+		if p.Required && !passed[p.Name] {
+			c.add(PartComponents, path, "bootstrap action %s requires the parameter %q, which the component-controller never passes (it passes %s)", name, p.Name, strings.Join(BootstrapParameters, ", "))
 		}
 	}
 }
@@ -301,8 +339,13 @@ func (c *checker) podTemplates() {
 			if d.PodTemplate != t.Name {
 				continue
 			}
-			if _, err := renderPodTemplate(&c.pv.PodTemplates.Templates[i], c.sampleContext(d.Name)); err != nil {
-				c.add(PartPodTemplates, path+".template", "rendering for component %s: %v", d.Name, err)
+			for _, topo := range c.topologiesOf(d.Name) {
+				ctx := c.sampleContext(d.Name)
+				ctx.Topology = topo
+				if _, err := renderPodTemplate(&c.pv.PodTemplates.Templates[i], ctx); err != nil {
+					c.add(PartPodTemplates, path+".template", "rendering for component %s: %v (topology %s)", d.Name, err, topo)
+					break
+				}
 			}
 		}
 	}
@@ -329,8 +372,13 @@ func (c *checker) params() {
 				c.add(PartParams, fp+".name", "config file %q is declared twice", f.Name)
 			}
 			files[f.Name] = true
-			if _, err := Render(f.Name, f.Template, c.sampleContext(cp.Component)); err != nil {
-				c.add(PartParams, fp+".template", "%v", err)
+			for _, topo := range c.topologiesOf(cp.Component) {
+				ctx := c.sampleContext(cp.Component)
+				ctx.Topology = topo
+				if _, err := Render(f.Name, f.Template, ctx); err != nil {
+					c.add(PartParams, fp+".template", "%v (topology %s)", err, topo)
+					break
+				}
 			}
 		}
 	}
@@ -509,6 +557,25 @@ func (c *checker) checkStep(path string, st Step, t OperationTemplate) {
 	if _, _, err := renderStep(st, ctx); err != nil {
 		c.add(PartOperations, path, "%v", err)
 	}
+}
+
+// topologiesOf lists the topologies that use component (templates may
+// branch on .Topology, so lint renders them once per topology), or the
+// sample topology when none does.
+func (c *checker) topologiesOf(component string) []string {
+	var out []string
+	for _, t := range c.pv.Components.Topologies {
+		for _, tc := range t.Components {
+			if tc.Name == component {
+				out = append(out, t.Name)
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, "sample")
+	}
+	return out
 }
 
 // sampleContext is the context lint renders templates with: every field set,

@@ -118,6 +118,37 @@ type TopologyComponent struct {
 	WorkloadSets string `json:"workloadsets,omitempty"`
 	// Failover overrides the component's failover policy in this topology.
 	Failover *Failover `json:"failover,omitempty"`
+	// Bootstrap, when set, names an action the component-controller runs
+	// once, through the ops agent of the component's first pod, when every
+	// pod of the component is Ready (forming a Redis Cluster, for example).
+	// The component is not Running until it succeeded. See
+	// docs/replication.md §3.
+	Bootstrap *Bootstrap `json:"bootstrap,omitempty"`
+}
+
+// Parameters the component-controller passes to a bootstrap action. The
+// action must declare all three and require no other.
+const (
+	// BootstrapMembers is the space-separated host:port of every pod of the
+	// component, shard by shard, in ordinal order; host is the pod's stable
+	// DNS name <pod>.<headless service>.<namespace>.svc, port the component's
+	// first port.
+	BootstrapMembers = "members"
+	// BootstrapShards is the number of shards (WorkloadSets).
+	BootstrapShards = "shards"
+	// BootstrapReplicas is the number of pods per shard.
+	BootstrapReplicas = "replicas"
+)
+
+// BootstrapParameters lists the parameters a bootstrap action receives.
+var BootstrapParameters = []string{BootstrapMembers, BootstrapShards, BootstrapReplicas}
+
+// Bootstrap is a topology component's one-time bootstrap action.
+type Bootstrap struct {
+	// Action names an action of the operations part that the component
+	// serves (listed in the component definition's actions). It must be
+	// idempotent: it runs again after a failure or a controller restart.
+	Action string `json:"action"`
 }
 
 // Range is an inclusive integer range with a default.

@@ -15,6 +15,10 @@ const (
 	ConditionVolumeExpansion = "VolumeExpansion"
 	// ConditionSucceeded is set on finished Operations and Backups.
 	ConditionSucceeded = "Succeeded"
+	// ConditionBootstrapped is set on Components whose topology names a
+	// bootstrap action: True once it succeeded (it never runs again for the
+	// Component); the Component is not Running before.
+	ConditionBootstrapped = "Bootstrapped"
 )
 
 // Condition reasons (CamelCase, stable: tools may match on them).
@@ -51,4 +55,12 @@ const (
 	ReasonMultiplePrimaries = "MultiplePrimaries"
 	// ReasonNoPrimary: the members exist but none can be designated primary yet.
 	ReasonNoPrimary = "NoPrimary"
+	// Bootstrapped condition reasons.
+	ReasonWaitingForMembers  = "WaitingForMembers"
+	ReasonBootstrapSucceeded = "BootstrapSucceeded"
+	ReasonBootstrapFailed    = "BootstrapFailed"
+	ReasonAgentUnavailable   = "AgentUnavailable"
+	// ReasonBootstrapping: the Component is not Ready because its
+	// bootstrap action has not succeeded yet.
+	ReasonBootstrapping = "Bootstrapping"
 )

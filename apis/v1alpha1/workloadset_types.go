@@ -135,7 +135,10 @@ type MemberStatus struct {
 	// Updated is true when the pod runs the current template revision.
 	// +optional
 	Updated bool `json:"updated,omitempty"`
-	// LastReportTime is the time in the last accepted report.
+	// LastReportTime is the time in the last accepted report. Heartbeats
+	// that change nothing else are not written one by one: this may be up to
+	// three heartbeats behind the last accepted report (staleness is judged
+	// from the exact time, and a stale member's role becomes "unknown").
 	// +optional
 	LastReportTime *metav1.Time `json:"lastReportTime,omitempty"`
 	// Reason is the reason in the last accepted report (why it is unhealthy).
@@ -146,12 +149,14 @@ type MemberStatus struct {
 	// pod starts a new sequence.
 	// +optional
 	PodUID types.UID `json:"podUID,omitempty"`
-	// Sequence of the last accepted report; a report with a sequence not
-	// above it is a replay and is ignored.
+	// Sequence of the last accepted report as of the last status write (the
+	// controller keeps the current one in memory); a report with a sequence
+	// not above it is a replay and is ignored. A restarted controller starts
+	// from it and accepts one report with an equal sequence.
 	// +optional
 	Sequence int64 `json:"sequence,omitempty"`
-	// ReportDigest identifies the last report annotation the controller
-	// evaluated, so that each report is judged (and counted) once.
+	// ReportDigest is no longer written: the controller keeps the digest of
+	// the last report annotation it judged in memory.
 	// +optional
 	ReportDigest string `json:"reportDigest,omitempty"`
 }

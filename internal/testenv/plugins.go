@@ -30,6 +30,13 @@ func (e *Env) InstallPlugins(ctx context.Context, namespace string, versions ...
 	if len(dirs) == 0 {
 		return fmt.Errorf("testenv: no plugin folders under %s/plugins", e.Root)
 	}
+	return e.InstallPluginFolders(ctx, namespace, dirs...)
+}
+
+// InstallPluginFolders creates, in namespace (which must exist), the
+// ConfigMaps of plugin version folders anywhere (test plugins under a
+// package's testdata, for example).
+func (e *Env) InstallPluginFolders(ctx context.Context, namespace string, dirs ...string) error {
 	for _, dir := range dirs {
 		src, err := pluginregistry.FromFolder(dir, namespace)
 		if err != nil {

@@ -141,7 +141,7 @@ func TestRegistryServesWatchesAndReports(t *testing.T) {
 		return err == nil, errString(err)
 	})
 	pv10, _ := reg.Get("redis", "v1.0.0")
-	if pv10.Topology("cluster") == nil || pv10.Hash != src10.ConfigMaps[0].Annotations[pluginregistry.AnnotationContentHash] {
+	if pv10.Topology("standalone") == nil || pv10.Hash != src10.ConfigMaps[0].Annotations[pluginregistry.AnnotationContentHash] {
 		t.Fatalf("served version is not the published one (hash %s)", pv10.Hash)
 	}
 	poll(t, "the valid annotation on redis-manifest-v1.0.0", func() (bool, string) {

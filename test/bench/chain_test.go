@@ -19,6 +19,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -283,20 +284,55 @@ func peakRSSKiB(pid int) int64 {
 // Running and Ready, and gets a status report saying it is a healthy
 // primary; like the real agent, it rewrites every pod's report each
 // heartbeat (10 s, the WorkloadSets' default), so reports never go stale.
+// Each pod has its own heartbeat, started when the pod is first seen, as each
+// pod runs its own agent: one loop patching every pod in turn takes longer
+// than a heartbeat once there are a thousand pods and the API server is busy,
+// and reports then go stale for a reason no real cluster has.
 func standInKubelet(ctx context.Context, kc kubernetes.Interface, ns string) {
 	var seq atomic.Uint64
-	report := func(name string) {
+	// report writes a fresh report on the pod; false when that pod is gone.
+	report := func(name string, uid types.UID) bool {
 		rep := statusreport.Report{Role: "primary", Healthy: true, Timestamp: time.Now(), Sequence: seq.Add(1)}
 		data, _ := rep.Marshal()
-		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{plinthv1.AnnotationStatusReport: string(data)}}})
-		_, _ = kc.CoreV1().Pods(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+		// The uid makes the patch fail on a successor of the same name.
+		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"uid": uid, "annotations": map[string]string{plinthv1.AnnotationStatusReport: string(data)}}})
+		_, err := kc.CoreV1().Pods(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+		return !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) && !apierrors.IsInvalid(err)
+	}
+	var beating sync.Map // pod UID -> struct{}
+	heartbeat := func(name string, uid types.UID) {
+		if _, dup := beating.LoadOrStore(uid, struct{}{}); dup {
+			return
+		}
+		go func() {
+			defer beating.Delete(uid)
+			tick := time.NewTicker(10 * time.Second)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					if !report(name, uid) {
+						return
+					}
+				}
+			}
+		}()
 	}
 	handle := func(obj any) {
 		pod, ok := obj.(*corev1.Pod)
-		if !ok || pod.Status.Phase == corev1.PodRunning || pod.Annotations[plinthv1.AnnotationStatusReport] != "" {
+		if !ok || pod.DeletionTimestamp != nil {
 			return
 		}
-		report(pod.Name)
+		if pod.Status.Phase == corev1.PodRunning || pod.Annotations[plinthv1.AnnotationStatusReport] != "" {
+			heartbeat(pod.Name, pod.UID)
+			return
+		}
+		if !report(pod.Name, pod.UID) {
+			return
+		}
+		heartbeat(pod.Name, pod.UID)
 		status, _ := json.Marshal(map[string]any{"status": map[string]any{
 			"phase": corev1.PodRunning, "podIP": "10.0.0.1",
 			"conditions": []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()}},
@@ -304,26 +340,10 @@ func standInKubelet(ctx context.Context, kc kubernetes.Interface, ns string) {
 		_, _ = kc.CoreV1().Pods(ns).Patch(ctx, pod.Name, types.MergePatchType, status, metav1.PatchOptions{}, "status")
 	}
 	lw := cache.NewListWatchFromClient(kc.CoreV1().RESTClient(), "pods", ns, fieldsEverything())
-	store, ctrl := cache.NewInformerWithOptions(cache.InformerOptions{
+	_, ctrl := cache.NewInformerWithOptions(cache.InformerOptions{
 		ListerWatcher: lw, ObjectType: &corev1.Pod{},
 		Handler: cache.ResourceEventHandlerFuncs{AddFunc: handle, UpdateFunc: func(_, o any) { handle(o) }},
 	})
-	go func() {
-		tick := time.NewTicker(10 * time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				for _, o := range store.List() {
-					if pod, ok := o.(*corev1.Pod); ok && pod.Status.Phase == corev1.PodRunning {
-						report(pod.Name)
-					}
-				}
-			}
-		}
-	}()
 	ctrl.Run(ctx.Done())
 }
 

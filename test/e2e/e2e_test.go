@@ -95,6 +95,18 @@ func dumpNamespace(t *testing.T, ns string) {
 		for _, p := range pods.Items {
 			t.Logf("pod %s: phase %s, conditions %+v, containers %+v", p.Name, p.Status.Phase, p.Status.Conditions, p.Status.ContainerStatuses)
 		}
+		// The last lines each container wrote (kubelet's logs go with the cluster).
+		tail := int64(15)
+		for _, p := range pods.Items {
+			for _, c := range p.Spec.Containers {
+				out, err := client.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: c.Name, TailLines: &tail}).DoRaw(ctx)
+				if err != nil {
+					t.Logf("logs of %s/%s: %v", p.Name, c.Name, err)
+					continue
+				}
+				t.Logf("logs of %s/%s (last %d lines):\n%s", p.Name, c.Name, tail, out)
+			}
+		}
 	}
 	if evs, err := client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{}); err == nil {
 		for _, e := range evs.Items {

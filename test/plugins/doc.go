@@ -1,6 +1,8 @@
-// Package plugins tests the scripts the shipped plugins run inside their
-// pods, against real middleware processes on loopback addresses: the
-// PostgreSQL plugin's start.sh initialising a primary, cloning standbys with
-// replication slots, rejoining a former primary with pg_rewind, and refusing
-// to bring back an initialized primary with an empty data directory.
+// Package plugins tests the scripts of the shipped plugins against real
+// middleware processes on loopback (internal/middlewaretest): the same argv
+// the ops agent would run, rendered from the plugin folder. The PostgreSQL
+// plugin's start.sh is run as procmgr runs it: initialising a primary,
+// cloning standbys through replication slots, rejoining a former primary
+// with pg_rewind, and refusing to bring back an initialized primary with an
+// empty data directory.
 package plugins

@@ -83,7 +83,7 @@ func TestPVCRetention(t *testing.T) {
 }
 
 func TestEndpoints(t *testing.T) {
-	redis := loadPlugin(t, "redis", "v1.0.0")
+	redis := loadPlugin(t, "redis", "v1.1.0")
 	app := redisApp(func(a *plinthv1.Application) { a.Spec.Topology = "sentinel" })
 	rs, bad := plan(app, redis, nil)
 	if bad != nil {
@@ -113,7 +113,7 @@ func TestEndpoints(t *testing.T) {
 // re-applying it after a controller restart or upgrade changes nothing (and so
 // restarts no pod).
 func TestDesiredComponentIsDeterministic(t *testing.T) {
-	pv := loadPlugin(t, "redis", "v1.0.0")
+	pv := loadPlugin(t, "redis", "v1.1.0")
 	app := redisApp(func(a *plinthv1.Application) { a.Spec.Topology = "sentinel" })
 	first, bad := plan(app, pv, nil)
 	if bad != nil {

@@ -31,7 +31,7 @@ func withComponent(c plinthv1.ApplicationComponent) func(*plinthv1.Application) 
 }
 
 func TestPlanValid(t *testing.T) {
-	pv := loadPlugin(t, "redis", "v1.0.0")
+	pv := loadPlugin(t, "redis", "v1.1.0")
 	tests := []struct {
 		name     string
 		app      *plinthv1.Application
@@ -119,7 +119,7 @@ func TestPlanInvalid(t *testing.T) {
 		{
 			name:       "unknown topology",
 			app:        redisApp(func(a *plinthv1.Application) { a.Spec.Topology = "galaxy" }),
-			pv:         redis,
+			pv:         redis11,
 			wantReason: plinthv1.ReasonTopologyNotFound,
 			wantIn:     []string{`spec.topology "galaxy"`, "standalone, replication, sentinel, cluster"},
 		},
@@ -155,7 +155,7 @@ func TestPlanInvalid(t *testing.T) {
 			name: "shards out of range",
 			app: redisApp(func(a *plinthv1.Application) { a.Spec.Topology = "cluster" },
 				withComponent(plinthv1.ApplicationComponent{Name: "redis", Shards: ptr.To[int32](2)})),
-			pv:         redis,
+			pv:         redis11,
 			wantReason: plinthv1.ReasonInvalidComponents,
 			wantIn:     []string{"shards 2 is out of range", "3 to 64"},
 		},
@@ -194,7 +194,7 @@ func TestPlanInvalid(t *testing.T) {
 		{
 			name:       "storage on a component without a persistent volume",
 			app:        redisApp(func(a *plinthv1.Application) { a.Spec.Topology = "sentinel" }, withComponent(plinthv1.ApplicationComponent{Name: "sentinel", Storage: &plinthv1.StorageSpec{Size: resource.MustParse("1Gi")}})),
-			pv:         redis,
+			pv:         redis11,
 			wantReason: plinthv1.ReasonInvalidComponents,
 			wantIn:     []string{"spec.components[sentinel].storage", "remove storage"},
 		},

@@ -18,14 +18,30 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/plinth-io/plinth/controllers/component/internal/componentctrl"
+	"github.com/plinth-io/plinth/internal/agentclient"
 	"github.com/plinth-io/plinth/internal/testenv"
 	"github.com/plinth-io/plinth/pluginregistry"
 )
 
 var (
-	env   *testenv.Env
-	clock = &testClock{}
+	env        *testenv.Env
+	clock      = &testClock{}
+	testAgents = &agentAddresses{}
 )
+
+// agentAddresses sends the component-controller's agent calls for a
+// namespace's pods to a real ops agent on loopback (the TLS server name is
+// still the pod's DNS name).
+type agentAddresses struct{ m sync.Map }
+
+func (a *agentAddresses) set(namespace, addr string) { a.m.Store(namespace, addr) }
+
+func (a *agentAddresses) resolve(_ context.Context, pod agentclient.Pod) (string, error) {
+	if addr, ok := a.m.Load(pod.Namespace); ok {
+		return addr.(string), nil
+	}
+	return "", fmt.Errorf("no test ops agent for namespace %s", pod.Namespace)
+}
 
 type testClock struct {
 	mu     sync.Mutex
@@ -59,6 +75,9 @@ func startController(e *testenv.Env) (stop func(), err error) {
 	if err := e.InstallPlugins(ctx, pluginregistry.DefaultNamespace); err != nil {
 		return nil, err
 	}
+	if err := e.InstallPluginFolders(ctx, pluginregistry.DefaultNamespace, "testdata/plugins/boot/v1.0.0"); err != nil {
+		return nil, err
+	}
 	cs, err := kubernetes.NewForConfig(e.Config)
 	if err != nil {
 		return nil, err
@@ -75,6 +94,7 @@ func startController(e *testenv.Env) (stop func(), err error) {
 		Client:   mgr.GetClient(),
 		Plugins:  plugins,
 		Platform: componentctrl.Platform{Namespace: "plinth-system", BinDir: "/plinth/bin"},
+		Agents:   &agentclient.Client{Reader: mgr.GetClient(), Resolve: testAgents.resolve},
 		Now:      clock.Now,
 	}
 	if err := mgr.Add(plugins); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -14,12 +15,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
+	"github.com/plinth-io/plinth/internal/agentclient"
 	"github.com/plinth-io/plinth/internal/conditions"
 	"github.com/plinth-io/plinth/internal/deadline"
 	"github.com/plinth-io/plinth/internal/ssa"
@@ -48,20 +51,28 @@ type Reconciler struct {
 	Client   client.Client
 	Plugins  Plugins
 	Platform Platform
+	// Agents runs bootstrap actions on pods' ops agents; nil means an
+	// agentclient.Client reading certificates through Client.
+	Agents Agents
 	// Now is the clock (tests may pin it); nil means time.Now.
 	Now func() time.Time
 
-	apply ssa.Applier
+	apply       ssa.Applier
+	bootstrapMu sync.Mutex
+	bootstrap   bootstrapTracker
 }
 
 // SetupWithManager registers the reconciler: Components, and the children it
 // owns. Every reconcile runs under timeout.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options, timeout time.Duration) error {
 	r.apply = ssa.Applier{Client: r.Client, FieldManager: FieldManager}
+	if r.Agents == nil {
+		r.Agents = &agentclient.Client{Reader: r.Client}
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("component").
 		For(&plinthv1.Component{}).
-		Owns(&plinthv1.WorkloadSet{}).
+		Owns(&plinthv1.WorkloadSet{}, builder.WithPredicates(workloadSetChanged())).
 		Owns(&corev1.Service{}).
 		Owns(&corev1.ConfigMap{}).
 		Owns(&corev1.Secret{}).
@@ -143,7 +154,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 		}
 		return reconcile.Result{}, err
 	}
-	summarize(comp, wss, status)
+	again := r.reconcileBootstrap(ctx, in, wss, status)
+	summarize(comp, wss, status, in.topo.Bootstrap != nil && !conditions.IsTrue(status.Conditions, plinthv1.ConditionBootstrapped))
+	if again > 0 && again < recheck {
+		recheck = again
+	}
 	return reconcile.Result{RequeueAfter: recheck}, nil
 }
 

@@ -56,9 +56,14 @@ func namespace(t *testing.T) string {
 // application-controller would make for it.
 func newComponent(t *testing.T, ns, app, topology, def string, mutate func(*plinthv1.ComponentSpec)) *plinthv1.Component {
 	t.Helper()
+	// v1.0.0 has only the standalone topology.
+	version := "v1.0.0"
+	if topology != "standalone" {
+		version = "v1.1.0"
+	}
 	a := &plinthv1.Application{
 		ObjectMeta: metav1.ObjectMeta{Name: app, Namespace: ns},
-		Spec:       plinthv1.ApplicationSpec{Plugin: "redis", PluginVersion: "v1.0.0", Version: "7.2", Topology: topology},
+		Spec:       plinthv1.ApplicationSpec{Plugin: "redis", PluginVersion: version, Version: "7.2", Topology: topology},
 	}
 	if err := env.Client.Create(ctxT(t), a); err != nil {
 		t.Fatal(err)
@@ -67,7 +72,7 @@ func newComponent(t *testing.T, ns, app, topology, def string, mutate func(*plin
 		ObjectMeta: metav1.ObjectMeta{Name: naming.Component(app, def), Namespace: ns,
 			Labels: map[string]string{plinthv1.LabelApplication: app}},
 		Spec: plinthv1.ComponentSpec{
-			Application: app, Plugin: "redis", PluginVersion: "v1.0.0", Version: "7.2", Topology: topology,
+			Application: app, Plugin: "redis", PluginVersion: version, Version: "7.2", Topology: topology,
 			ComponentDef: def, Image: "docker.io/library/redis:7.2", Replicas: 1, Shards: 1,
 			CredentialsSecret: naming.CredentialsSecret(app),
 			Parameters:        map[string]string{"maxmemory": "200mb"},

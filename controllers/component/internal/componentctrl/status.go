@@ -7,8 +7,9 @@ import (
 	"github.com/plinth-io/plinth/internal/conditions"
 )
 
-// summarize folds the WorkloadSets' status into the Component's.
-func summarize(comp *plinthv1.Component, wss []plinthv1.WorkloadSet, status *plinthv1.ComponentStatus) {
+// summarize folds the WorkloadSets' status into the Component's. A
+// component waiting for its bootstrap action is not Running.
+func summarize(comp *plinthv1.Component, wss []plinthv1.WorkloadSet, status *plinthv1.ComponentStatus, awaitingBootstrap bool) {
 	var desired, ready int32
 	status.WorkloadSets = status.WorkloadSets[:0]
 	for _, ws := range wss {
@@ -21,8 +22,16 @@ func summarize(comp *plinthv1.Component, wss []plinthv1.WorkloadSet, status *pli
 	status.Replicas, status.ReadyReplicas = desired, ready
 	status.Ready = fmt.Sprintf("%d/%d", ready, desired)
 	status.Phase = componentPhase(comp, wss, status.Phase)
+	if awaitingBootstrap && !comp.Spec.Stopped && status.Phase != plinthv1.ComponentStopping && status.Phase != plinthv1.ComponentStopped {
+		status.Phase = plinthv1.ComponentCreating
+	}
 
 	gen := comp.Generation
+	if awaitingBootstrap && status.Phase == plinthv1.ComponentCreating {
+		conditions.MarkFalse(&status.Conditions, gen, plinthv1.ConditionReady, plinthv1.ReasonBootstrapping,
+			fmt.Sprintf("%s members ready; waiting for the bootstrap action (see the Bootstrapped condition)", status.Ready))
+		return
+	}
 	switch status.Phase {
 	case plinthv1.ComponentRunning:
 		conditions.MarkTrue(&status.Conditions, gen, plinthv1.ConditionReady, plinthv1.ReasonAvailable, fmt.Sprintf("%s members ready", status.Ready))

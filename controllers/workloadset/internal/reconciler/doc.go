@@ -6,7 +6,8 @@
 // observe (list pods and PVCs, judge new reports), syncRoleLabels,
 // validate, syncFinalizer, ensurePVCs, expandVolumes, scaleIn, createPods,
 // deleteReleasedPVCs, rollOut — then writes the status once (server-side
-// apply, one field manager, skipped when nothing changed). Children come from
+// apply, one field manager, skipped when nothing changed but the report
+// bookkeeping, which is kept in memory: see reportBook). Children come from
 // the pure functions desiredPod and desiredPVC; the rolling-update order
 // comes from the pure policy nextPodToUpdate. Nothing waits inside a
 // reconcile: every wait is a requeue or a watch event.

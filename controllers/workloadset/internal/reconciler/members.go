@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/plinth-io/plinth/apis/statusreport"
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
@@ -53,52 +54,72 @@ func reportDigest(raw string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// observeMember computes the status of the member running in pod from its
-// previous status (nil for a new member), the pod's report annotation and the
-// clock. Each distinct annotation value is judged once: an unchanged value is
-// not judged (nor counted) again. It returns the reason a newly seen report
-// was rejected, or nil.
-func observeMember(prev *plinthv1.MemberStatus, pod *corev1.Pod, rev string, ws *plinthv1.WorkloadSet, now time.Time) (plinthv1.MemberStatus, error) {
-	m := plinthv1.MemberStatus{}
-	if prev != nil && prev.PodUID == pod.UID {
-		m = *prev.DeepCopy()
+// restoreReportState rebuilds a pod's report bookkeeping from its persisted
+// member status, after a controller restart: see reportState.restored.
+func restoreReportState(prev *plinthv1.MemberStatus, uid types.UID) reportState {
+	if prev == nil || prev.PodUID != uid || prev.Sequence <= 0 {
+		return reportState{}
 	}
-	m.Name = pod.Name
-	m.PodUID = pod.UID
-	m.Ready = podReady(pod)
-	m.Updated = pod.Labels[plinthv1.LabelRevision] == rev
-	hb := heartbeat(ws)
+	st := reportState{sequence: prev.Sequence, role: prev.Role, healthy: prev.Healthy, reason: prev.Reason, restored: true}
+	if prev.LastReportTime != nil {
+		st.lastReport = prev.LastReportTime.Time
+	}
+	return st
+}
 
+// observeMember computes the status of the member running in pod from the
+// pod's report bookkeeping (known), the pod's report annotation and the
+// clock, and returns the updated bookkeeping. Each distinct annotation value
+// is judged once: an unchanged value is not judged (nor counted) again. It
+// returns the reason a newly seen report was rejected, or nil.
+func observeMember(known reportState, pod *corev1.Pod, rev string, ws *plinthv1.WorkloadSet, now time.Time) (plinthv1.MemberStatus, reportState, error) {
+	st := known
 	var rejected error
 	if raw, ok := pod.Annotations[plinthv1.AnnotationStatusReport]; ok {
-		if d := reportDigest(raw); d != m.ReportDigest {
-			m.ReportDigest = d
-			rep, err := judgeReport(raw, &m, ws, now)
+		if d := reportDigest(raw); d != st.digest {
+			st.digest = d
+			rep, err := judgeReport(raw, &st, ws, now)
 			if err != nil {
 				rejected = err
 			} else {
-				m.Role = rep.Role
-				m.Healthy = rep.Healthy
-				m.Reason = truncate(rep.Reason, 256)
-				m.Sequence = int64(rep.Sequence)
-				t := metav1.NewTime(rep.Timestamp)
-				m.LastReportTime = &t
+				st.role = rep.Role
+				st.healthy = rep.Healthy
+				st.reason = truncate(rep.Reason, 256)
+				st.sequence = int64(rep.Sequence)
+				st.lastReport = rep.Timestamp
+				st.restored = false
 			}
 		}
 	}
-	if m.LastReportTime == nil || now.Sub(m.LastReportTime.Time) > staleAfterHeartbeats*hb {
+
+	m := plinthv1.MemberStatus{
+		Name:     pod.Name,
+		PodUID:   pod.UID,
+		Ready:    podReady(pod),
+		Updated:  pod.Labels[plinthv1.LabelRevision] == rev,
+		Role:     st.role,
+		Healthy:  st.healthy,
+		Reason:   st.reason,
+		Sequence: st.sequence,
+	}
+	if !st.lastReport.IsZero() {
+		t := metav1.NewTime(st.lastReport)
+		m.LastReportTime = &t
+	}
+	hb := heartbeat(ws)
+	if m.LastReportTime == nil || now.Sub(st.lastReport) > staleAfterHeartbeats*hb {
 		m.Role = plinthv1.RoleUnknown
 		m.Healthy = false
 		if m.LastReportTime != nil {
 			m.Reason = fmt.Sprintf("no report for more than %d heartbeats (%s)", staleAfterHeartbeats, staleAfterHeartbeats*hb)
 		}
 	}
-	return m, rejected
+	return m, st, rejected
 }
 
-// judgeReport parses raw and checks it against the member's last accepted
+// judgeReport parses raw and checks it against the pod's last accepted
 // report, the declared roles and the clock.
-func judgeReport(raw string, m *plinthv1.MemberStatus, ws *plinthv1.WorkloadSet, now time.Time) (*statusreport.Report, error) {
+func judgeReport(raw string, st *reportState, ws *plinthv1.WorkloadSet, now time.Time) (*statusreport.Report, error) {
 	rep, err := statusreport.Parse([]byte(raw))
 	if err != nil {
 		return nil, err
@@ -106,8 +127,9 @@ func judgeReport(raw string, m *plinthv1.MemberStatus, ws *plinthv1.WorkloadSet,
 	if err := rep.CheckTime(now, staleAfterHeartbeats*heartbeat(ws), maxReportClockSkew); err != nil {
 		return nil, err
 	}
-	if int64(rep.Sequence) <= m.Sequence {
-		return nil, fmt.Errorf("replayed status report: sequence %d is not above the last accepted %d", rep.Sequence, m.Sequence)
+	seq := int64(rep.Sequence)
+	if seq < st.sequence || (seq == st.sequence && !st.restored) {
+		return nil, fmt.Errorf("replayed status report: sequence %d is not above the last accepted %d", rep.Sequence, st.sequence)
 	}
 	if len(ws.Spec.Roles) > 0 && rep.Role != plinthv1.RoleUnknown && roleSpec(ws.Spec.Roles, rep.Role) == nil {
 		return nil, fmt.Errorf("status report names role %q, which the WorkloadSet does not declare", rep.Role)

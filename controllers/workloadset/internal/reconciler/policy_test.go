@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/plinth-io/plinth/apis/statusreport"
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
@@ -174,42 +173,51 @@ func TestObserveMember(t *testing.T) {
 	ws := testWorkloadSet()
 	ws.Spec.Roles = replicated
 	fresh := func(seq uint64) string { return report("primary", true, now.Add(-time.Second), seq) }
-	accepted := func(seq int64, raw string) *plinthv1.MemberStatus {
+	accepted := func(seq int64, raw string) reportState {
+		return reportState{role: "primary", healthy: true, sequence: seq, lastReport: now.Add(-2 * time.Second), digest: reportDigest(raw)}
+	}
+	// persisted is what a restarted controller finds in the status.
+	persisted := func(seq int64) reportState {
 		ts := metav1.NewTime(now.Add(-2 * time.Second))
-		return &plinthv1.MemberStatus{Name: "redis-0", PodUID: "pod-uid", Role: "primary", Healthy: true, Sequence: seq, LastReportTime: &ts, ReportDigest: reportDigest(raw)}
+		return restoreReportState(&plinthv1.MemberStatus{Name: "redis-0", PodUID: "pod-uid", Role: "primary", Healthy: true, Sequence: seq, LastReportTime: &ts}, "pod-uid")
 	}
 	tests := []struct {
 		name     string
-		prev     *plinthv1.MemberStatus
-		uid      types.UID
+		known    reportState
 		raw      *string
 		wantRole string
+		wantSeq  int64
 		rejected error
 	}{
-		{"no report", nil, "pod-uid", nil, plinthv1.RoleUnknown, nil},
-		{"first valid report", nil, "pod-uid", ptr(fresh(1)), "primary", nil},
-		{"higher sequence", accepted(4, "old"), "pod-uid", ptr(fresh(5)), "primary", nil},
-		{"replayed sequence", accepted(5, "old"), "pod-uid", ptr(fresh(5)), "primary", errReplay},
-		{"lower sequence", accepted(5, "old"), "pod-uid", ptr(fresh(2)), "primary", errReplay},
-		{"same annotation is not judged again", accepted(5, fresh(5)), "pod-uid", ptr(fresh(5)), "primary", nil},
-		{"recreated pod starts a new sequence", accepted(5, "old"), "new-uid", ptr(fresh(1)), "primary", nil},
-		{"malformed", nil, "pod-uid", ptr(`{"role":`), plinthv1.RoleUnknown, statusreport.ErrMalformed},
-		{"oversized", nil, "pod-uid", ptr(strings.Repeat(" ", statusreport.MaxSize+1)), plinthv1.RoleUnknown, statusreport.ErrOversized},
-		{"stale on arrival", nil, "pod-uid", ptr(report("primary", true, now.Add(-31*time.Second), 1)), plinthv1.RoleUnknown, statusreport.ErrStale},
-		{"from the future", nil, "pod-uid", ptr(report("primary", true, now.Add(time.Hour), 1)), plinthv1.RoleUnknown, statusreport.ErrFuture},
-		{"undeclared role", nil, "pod-uid", ptr(report("leader", true, now, 1)), plinthv1.RoleUnknown, errUndeclared},
-		{"accepted report gone stale", &plinthv1.MemberStatus{Name: "redis-0", PodUID: "pod-uid", Role: "primary", Healthy: true, Sequence: 3,
-			LastReportTime: &metav1.Time{Time: now.Add(-31 * time.Second)}, ReportDigest: reportDigest("x")}, "pod-uid", ptr("x"), plinthv1.RoleUnknown, nil},
+		{"no report", reportState{}, nil, plinthv1.RoleUnknown, 0, nil},
+		{"first valid report", reportState{}, ptr(fresh(1)), "primary", 1, nil},
+		{"higher sequence", accepted(4, "old"), ptr(fresh(5)), "primary", 5, nil},
+		{"replayed sequence", accepted(5, "old"), ptr(fresh(5)), "primary", 5, errReplay},
+		{"lower sequence", accepted(5, "old"), ptr(fresh(2)), "primary", 5, errReplay},
+		{"same annotation is not judged again", accepted(5, fresh(5)), ptr(fresh(5)), "primary", 5, nil},
+		{"after a restart the persisted sequence is accepted once", persisted(5), ptr(fresh(5)), "primary", 5, nil},
+		{"after a restart a lower sequence is a replay", persisted(5), ptr(fresh(4)), "primary", 5, errReplay},
+		{"after a restart a higher sequence is accepted", persisted(5), ptr(fresh(9)), "primary", 9, nil},
+		{"malformed", reportState{}, ptr(`{"role":`), plinthv1.RoleUnknown, 0, statusreport.ErrMalformed},
+		{"oversized", reportState{}, ptr(strings.Repeat(" ", statusreport.MaxSize+1)), plinthv1.RoleUnknown, 0, statusreport.ErrOversized},
+		{"stale on arrival", reportState{}, ptr(report("primary", true, now.Add(-31*time.Second), 1)), plinthv1.RoleUnknown, 0, statusreport.ErrStale},
+		{"from the future", reportState{}, ptr(report("primary", true, now.Add(time.Hour), 1)), plinthv1.RoleUnknown, 0, statusreport.ErrFuture},
+		{"undeclared role", reportState{}, ptr(report("leader", true, now, 1)), plinthv1.RoleUnknown, 0, errUndeclared},
+		{"accepted report gone stale", reportState{role: "primary", healthy: true, sequence: 3, lastReport: now.Add(-31 * time.Second), digest: reportDigest("x")},
+			ptr("x"), plinthv1.RoleUnknown, 3, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "redis-0", UID: tt.uid}}
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "redis-0", UID: "pod-uid"}}
 			if tt.raw != nil {
 				pod.Annotations = map[string]string{plinthv1.AnnotationStatusReport: *tt.raw}
 			}
-			m, rejected := observeMember(tt.prev, pod, "rev", ws, now)
+			m, st, rejected := observeMember(tt.known, pod, "rev", ws, now)
 			if m.Role != tt.wantRole {
 				t.Errorf("role = %q, want %q", m.Role, tt.wantRole)
+			}
+			if m.Sequence != tt.wantSeq || st.sequence != tt.wantSeq {
+				t.Errorf("sequence: member %d, kept %d; want %d", m.Sequence, st.sequence, tt.wantSeq)
 			}
 			switch {
 			case tt.rejected == nil && rejected != nil:
@@ -221,10 +229,76 @@ func TestObserveMember(t *testing.T) {
 			case tt.rejected != nil && tt.rejected != errReplay && tt.rejected != errUndeclared && !errors.Is(rejected, tt.rejected):
 				t.Errorf("rejection = %v, want %v", rejected, tt.rejected)
 			}
-			if m.PodUID != tt.uid {
-				t.Errorf("podUID = %q", m.PodUID)
+			if m.PodUID != "pod-uid" || m.ReportDigest != "" {
+				t.Errorf("podUID = %q, reportDigest = %q", m.PodUID, m.ReportDigest)
+			}
+			// The same annotation again is not judged again.
+			if tt.raw != nil {
+				_, again, rejected := observeMember(st, pod, "rev", ws, now)
+				if rejected != nil || again != st {
+					t.Errorf("judged twice: %v, %+v -> %+v", rejected, st, again)
+				}
 			}
 		})
+	}
+}
+
+func TestRestoreReportState(t *testing.T) {
+	ts := metav1.NewTime(time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC))
+	prev := &plinthv1.MemberStatus{Name: "redis-0", PodUID: "pod-uid", Role: "replica", Healthy: true, Reason: "r", Sequence: 7, LastReportTime: &ts}
+	if got := restoreReportState(prev, "other-uid"); got != (reportState{}) {
+		t.Errorf("a recreated pod inherited %+v", got)
+	}
+	if got := restoreReportState(nil, "pod-uid"); got != (reportState{}) {
+		t.Errorf("a new member got %+v", got)
+	}
+	want := reportState{sequence: 7, lastReport: ts.Time, role: "replica", healthy: true, reason: "r", restored: true}
+	if got := restoreReportState(prev, "pod-uid"); got != want {
+		t.Errorf("restored %+v, want %+v", got, want)
+	}
+}
+
+func TestStatusChangedIgnoresBookkeeping(t *testing.T) {
+	t0 := time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *metav1.Time { x := metav1.NewTime(t0.Add(d)); return &x }
+	base := plinthv1.WorkloadSetStatus{Phase: plinthv1.ComponentRunning, Members: []plinthv1.MemberStatus{
+		{Name: "redis-0", PodUID: "u", Role: "primary", Healthy: true, Ready: true, Sequence: 4, ReportDigest: "d", LastReportTime: at(0)},
+	}}
+	window := 30 * time.Second
+	for _, tt := range []struct {
+		name   string
+		mutate func(*plinthv1.MemberStatus)
+		want   bool
+	}{
+		{"nothing", func(*plinthv1.MemberStatus) {}, false},
+		{"a heartbeat", func(m *plinthv1.MemberStatus) {
+			m.Sequence, m.ReportDigest, m.LastReportTime = 5, "", at(10*time.Second)
+		}, false},
+		{"report time just inside the window", func(m *plinthv1.MemberStatus) { m.Sequence, m.LastReportTime = 7, at(29*time.Second) }, false},
+		{"report time a window behind", func(m *plinthv1.MemberStatus) { m.Sequence, m.LastReportTime = 7, at(30*time.Second) }, true},
+		{"first report", func(m *plinthv1.MemberStatus) { m.LastReportTime = nil }, true},
+		{"role", func(m *plinthv1.MemberStatus) { m.Role = "replica" }, true},
+		{"healthy", func(m *plinthv1.MemberStatus) { m.Healthy = false }, true},
+		{"ready", func(m *plinthv1.MemberStatus) { m.Ready = false }, true},
+		{"updated", func(m *plinthv1.MemberStatus) { m.Updated = true }, true},
+		{"reason", func(m *plinthv1.MemberStatus) { m.Reason = "slow" }, true},
+		{"recreated pod", func(m *plinthv1.MemberStatus) { m.PodUID = "v" }, true},
+	} {
+		after := base.DeepCopy()
+		tt.mutate(&after.Members[0])
+		if got := statusChanged(&base, after, window); got != tt.want {
+			t.Errorf("%s: changed = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	after := base.DeepCopy()
+	after.RejectedReports++
+	if !statusChanged(&base, after, window) {
+		t.Error("a rejected report is not written")
+	}
+	after = base.DeepCopy()
+	after.Phase = plinthv1.ComponentAbnormal
+	if !statusChanged(&base, after, window) {
+		t.Error("a phase change is not written")
 	}
 }
 

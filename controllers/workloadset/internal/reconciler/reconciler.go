@@ -11,7 +11,6 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -83,6 +82,8 @@ type Reconciler struct {
 	images     imagerewrite.Rules
 	switchover Switchover
 	now        func() time.Time
+	// reports is the report bookkeeping kept in memory (see reportBook).
+	reports *reportBook
 }
 
 // SetupWithManager registers the workloadset reconciler: it watches
@@ -98,6 +99,7 @@ func SetupWithManager(mgr ctrl.Manager, cfg Config) error {
 		images:     cfg.ImageRules,
 		switchover: cfg.Switchover,
 		now:        time.Now,
+		reports:    newReportBook(),
 	}
 	var rec reconcile.Reconciler = r
 	if cfg.Intercept != nil {
@@ -135,6 +137,9 @@ type scope struct {
 	pods    map[int]*corev1.Pod
 	pvcs    map[string]*corev1.PersistentVolumeClaim
 	members map[string]*plinthv1.MemberStatus
+	// reports is the WorkloadSet's report bookkeeping after this reconcile's
+	// judgements, put back in the book once the status is written.
+	reports workloadSetReports
 	// observed is true once pods and reports were read.
 	observed bool
 	// invalid holds the spec problem, if any.
@@ -167,9 +172,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 	ctx = ctrl.LoggerInto(ctx, log)
 	ws := &plinthv1.WorkloadSet{}
 	if err := r.client.Get(ctx, req.NamespacedName, ws); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.reports.forget(req.NamespacedName)
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if ws.DeletionTimestamp != nil {
+		r.reports.forget(req.NamespacedName)
 		return reconcile.Result{}, r.reconcileDelete(ctx, log, ws)
 	}
 
@@ -246,19 +255,32 @@ func (r *Reconciler) observe(ctx context.Context, s *scope) (bool, error) {
 		s.pvcs[pvcs.Items[i].Name] = &pvcs.Items[i]
 	}
 
+	book, known := r.reports.get(client.ObjectKeyFromObject(ws), ws.UID)
+	if !known {
+		// First reconcile since the controller started: start from the
+		// persisted status.
+		book = workloadSetReports{uid: ws.UID, rejected: ws.Status.RejectedReports}
+	}
 	prev := map[string]*plinthv1.MemberStatus{}
 	for i := range ws.Status.Members {
 		prev[ws.Status.Members[i].Name] = &ws.Status.Members[i]
 	}
+	s.reports = workloadSetReports{uid: ws.UID, rejected: book.rejected, pods: map[types.UID]reportState{}}
 	s.members = map[string]*plinthv1.MemberStatus{}
 	for _, pod := range s.pods {
-		m, rejected := observeMember(prev[pod.Name], pod, s.rev, ws, s.now)
+		st, ok := book.pods[pod.UID]
+		if !ok && !known {
+			st = restoreReportState(prev[pod.Name], pod.UID)
+		}
+		m, st, rejected := observeMember(st, pod, s.rev, ws, s.now)
 		if rejected != nil {
-			ws.Status.RejectedReports++
+			s.reports.rejected++
 			s.log.Info("ignoring the status report of a pod", "pod", pod.Name, "reason", rejected.Error())
 		}
+		s.reports.pods[pod.UID] = st
 		s.members[pod.Name] = &m
 	}
+	ws.Status.RejectedReports = s.reports.rejected
 	s.observed = true
 	s.requeueAfter(nextStaleness(memberList(s), heartbeat(ws), s.now))
 	return false, nil
@@ -628,14 +650,28 @@ func memberList(s *scope) []plinthv1.MemberStatus {
 }
 
 // writeStatus summarises the observations into the status and applies it
-// (server-side apply, one field manager) when anything changed.
+// (server-side apply, one field manager) when anything a user cares about
+// changed (see statusChanged); then it keeps this reconcile's report
+// bookkeeping. A failed write keeps the previous bookkeeping, so the next
+// reconcile judges the same reports again.
 func (r *Reconciler) writeStatus(ctx context.Context, s *scope) error {
 	st := &s.ws.Status
 	if s.observed {
 		summarize(s)
 	}
 	st.ObservedGeneration = s.ws.Generation
-	if equality.Semantic.DeepEqual(s.before, *st) {
+	if err := r.applyStatus(ctx, s); err != nil {
+		return err
+	}
+	if s.observed {
+		r.reports.put(client.ObjectKeyFromObject(s.ws), s.reports)
+	}
+	return nil
+}
+
+func (r *Reconciler) applyStatus(ctx context.Context, s *scope) error {
+	st := &s.ws.Status
+	if !statusChanged(&s.before, st, staleAfterHeartbeats*heartbeat(s.ws)) {
 		return nil
 	}
 	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(st)

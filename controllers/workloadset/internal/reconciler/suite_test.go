@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,6 +50,8 @@ type harness struct {
 	ctx context.Context
 	c   client.Client
 	ns  string
+	// stopController stops the controller start ran.
+	stopController func()
 }
 
 // start creates a namespace and runs a controller manager watching only it,
@@ -57,6 +60,7 @@ type harness struct {
 func start(t *testing.T, tune func(o *ctrlmanager.Options, cfg *Config)) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	ns := fmt.Sprintf("ws-%s-%d", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), nsCounter.Add(1))
 	if len(ns) > 63 {
 		ns = ns[len(ns)-63:]
@@ -65,13 +69,24 @@ func start(t *testing.T, tune func(o *ctrlmanager.Options, cfg *Config)) *harnes
 	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
 	}
+	h := &harness{t: t, ctx: ctx, c: env.Client, ns: ns}
+	h.stopController = h.startController(tune)
+	return h
+}
+
+// startController runs a controller manager watching the harness's
+// namespace until the test ends or the returned stop is called.
+func (h *harness) startController(tune func(o *ctrlmanager.Options, cfg *Config)) (stop func()) {
+	t := h.t
+	t.Helper()
+	ctx, cancel := context.WithCancel(h.ctx)
 	o := ctrlmanager.NewOptions("workloadset-controller")
 	o.MetricsAddr, o.HealthAddr = "0", "0"
 	o.Workers = 8
 	o.ReconcileTimeout = 30 * time.Second
 	o.BackoffBase, o.BackoffMax = 50*time.Millisecond, 5*time.Second
 	o.QPS, o.Burst = 200, 400
-	o.WatchNamespace = ns
+	o.WatchNamespace = h.ns
 	cfg := Config{FieldOwner: "plinth-workloadset-controller"}
 	if tune != nil {
 		tune(o, &cfg)
@@ -89,13 +104,17 @@ func start(t *testing.T, tune func(o *ctrlmanager.Options, cfg *Config)) *harnes
 	}
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
-	return &harness{t: t, ctx: ctx, c: env.Client, ns: ns}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("manager: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // eventually polls cond until it returns true, failing with its last message.

@@ -1,0 +1,405 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	crclient "sigs.k8s.io/controller-runtime/pkg/client"
+
+	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
+	"github.com/plinth-io/plinth/internal/conditions"
+	"github.com/plinth-io/plinth/internal/naming"
+)
+
+const (
+	clusterShards   = 3
+	clusterReplicas = 2 // a primary and one replica per shard
+	// Six pods, created shard by shard in parallel and pod by pod within a
+	// shard, on two shared cores.
+	clusterToRunning = 8 * time.Minute
+)
+
+// redisClusterApplication is a Redis Cluster of plugin v1.1.0.
+func redisClusterApplication(ns, name string) *plinthv1.Application {
+	app := redisApplication(ns, name, "7.0", "cluster")
+	app.Spec.PluginVersion = "v1.1.0"
+	app.Spec.Components[0].Replicas = ptr[int32](clusterReplicas)
+	app.Spec.Components[0].Shards = ptr[int32](clusterShards)
+	return app
+}
+
+// redisCluster talks to a Redis Cluster the way a cluster-aware client does:
+// it sends each command to a node and follows MOVED redirections, which name
+// the nodes' stable hostnames (cluster-preferred-endpoint-type hostname).
+type redisCluster struct {
+	t        *testing.T
+	password string
+	seed     string
+	conns    map[string]*redisConn
+}
+
+func newRedisCluster(t *testing.T, ns, app, password string) *redisCluster {
+	comp := naming.Component(app, "redis")
+	seed := naming.Pod(naming.WorkloadSet(comp, 0), 0) + "." + naming.HeadlessService(comp) + "." + ns + ".svc:6379"
+	rc := &redisCluster{t: t, password: password, seed: seed, conns: map[string]*redisConn{}}
+	t.Cleanup(rc.reset)
+	return rc
+}
+
+func (rc *redisCluster) reset() {
+	for a, c := range rc.conns {
+		c.close()
+		delete(rc.conns, a)
+	}
+}
+
+// conn returns an authenticated connection to host:port, resolving the
+// pod's name through the cluster DNS.
+func (rc *redisCluster) conn(hostport string) (*redisConn, error) {
+	if c, ok := rc.conns[hostport]; ok {
+		return c, nil
+	}
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasSuffix(host, ".svc") {
+		host += ".cluster.local"
+	}
+	ips, err := resolver().LookupHost(context.Background(), host)
+	if err != nil {
+		return nil, err
+	}
+	c, err := dialRedisErr(net.JoinHostPort(ips[0], port))
+	if err != nil {
+		return nil, err
+	}
+	if got, err := c.command("AUTH", rc.password); err != nil || got != "OK" {
+		c.close()
+		return nil, fmt.Errorf("AUTH on %s: %q %v", hostport, got, err)
+	}
+	rc.conns[hostport] = c
+	return c, nil
+}
+
+// do runs one command on the node owning its key, following up to five
+// MOVED replies.
+func (rc *redisCluster) do(args ...string) (string, error) {
+	addr := rc.seed
+	for range 5 {
+		c, err := rc.conn(addr)
+		if err != nil {
+			return "", err
+		}
+		got, err := c.command(args...)
+		if err == nil {
+			return got, nil
+		}
+		msg := strings.TrimPrefix(err.Error(), "redis error: ")
+		if f := strings.Fields(msg); len(f) == 3 && f[0] == "MOVED" {
+			addr = f[2]
+			continue
+		}
+		c.close()
+		delete(rc.conns, addr)
+		return "", err
+	}
+	return "", fmt.Errorf("%s: too many redirections", strings.Join(args, " "))
+}
+
+// node runs a command on one pod.
+func (rc *redisCluster) node(ns, app, pod string, args ...string) (string, error) {
+	comp := naming.Component(app, "redis")
+	c, err := rc.conn(pod + "." + naming.HeadlessService(comp) + "." + ns + ".svc:6379")
+	if err != nil {
+		return "", err
+	}
+	got, err := c.command(args...)
+	if err != nil {
+		c.close()
+		delete(rc.conns, pod+"."+naming.HeadlessService(comp)+"."+ns+".svc:6379")
+	}
+	return got, err
+}
+
+// clusterPods lists the pods in shard-major, ordinal order.
+func clusterPods(app string) []string {
+	comp := naming.Component(app, "redis")
+	var pods []string
+	for s := int32(0); s < clusterShards; s++ {
+		for o := int32(0); o < clusterReplicas; o++ {
+			pods = append(pods, naming.Pod(naming.WorkloadSet(comp, s), o))
+		}
+	}
+	return pods
+}
+
+// clusterHealthy: every node reports cluster_state:ok with every slot
+// assigned, and each shard has exactly one primary holding slots, followed by
+// every other pod of its own shard.
+func clusterHealthy(rc *redisCluster, ns, app string) error {
+	ids := map[string]string{}
+	for _, pod := range clusterPods(app) {
+		info, err := rc.node(ns, app, pod, "CLUSTER", "INFO")
+		if err != nil {
+			return fmt.Errorf("%s: %v", pod, err)
+		}
+		if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_slots_assigned:16384") {
+			return fmt.Errorf("%s: CLUSTER INFO %q", pod, info)
+		}
+		id, err := rc.node(ns, app, pod, "CLUSTER", "MYID")
+		if err != nil {
+			return err
+		}
+		ids[pod] = id
+	}
+	nodes, err := rc.node(ns, app, clusterPods(app)[0], "CLUSTER", "NODES")
+	if err != nil {
+		return err
+	}
+	type line struct{ flags, master string }
+	view := map[string]line{}
+	for _, l := range strings.Split(strings.TrimSpace(nodes), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 8 {
+			continue
+		}
+		if len(f) > 8 && strings.Contains(f[2], "master") {
+			f[3] = "slots"
+		}
+		view[f[0]] = line{flags: f[2], master: f[3]}
+	}
+	comp := naming.Component(app, "redis")
+	for s := int32(0); s < clusterShards; s++ {
+		var primary string
+		for o := int32(0); o < clusterReplicas; o++ {
+			pod := naming.Pod(naming.WorkloadSet(comp, s), o)
+			if view[ids[pod]].master == "slots" {
+				if primary != "" {
+					return fmt.Errorf("shard %d has two primaries holding slots: %s and %s", s, primary, pod)
+				}
+				primary = pod
+			}
+		}
+		if primary == "" {
+			return fmt.Errorf("shard %d has no primary holding slots (view %+v)", s, view)
+		}
+		for o := int32(0); o < clusterReplicas; o++ {
+			pod := naming.Pod(naming.WorkloadSet(comp, s), o)
+			if pod != primary && view[ids[pod]].master != ids[primary] {
+				return fmt.Errorf("shard %d: %s follows %q, not its shard's primary %s", s, pod, view[ids[pod]].master, primary)
+			}
+		}
+	}
+	return nil
+}
+
+// onePrimaryPerShard: each shard's WorkloadSet designates one primary and
+// exactly that pod carries the primary role label.
+func onePrimaryPerShard(t *testing.T, ns, app string) error {
+	comp := naming.Component(app, "redis")
+	for s := int32(0); s < clusterShards; s++ {
+		ws := &plinthv1.WorkloadSet{}
+		if err := api(t).Get(context.Background(), crclient.ObjectKey{Namespace: ns, Name: naming.WorkloadSet(comp, s)}, ws); err != nil {
+			return err
+		}
+		pods, err := client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{
+			LabelSelector: plinthv1.LabelComponent + "=" + comp + "," + plinthv1.LabelRole + "=primary"})
+		if err != nil {
+			return err
+		}
+		var labelled []string
+		for _, p := range pods.Items {
+			if strings.HasPrefix(p.Name, ws.Name+"-") {
+				labelled = append(labelled, p.Name)
+			}
+		}
+		if ws.Status.Primary == "" || len(labelled) != 1 || labelled[0] != ws.Status.Primary {
+			return fmt.Errorf("shard %d: designated primary %q, pods labelled primary %v", s, ws.Status.Primary, labelled)
+		}
+	}
+	return nil
+}
+
+func bootstrappedCondition(t *testing.T, ns, app string) (*metav1.Condition, error) {
+	c := &plinthv1.Component{}
+	if err := api(t).Get(context.Background(), crclient.ObjectKey{Namespace: ns, Name: naming.Component(app, "redis")}, c); err != nil {
+		return nil, err
+	}
+	cond := conditions.Get(c.Status.Conditions, plinthv1.ConditionBootstrapped)
+	if cond == nil {
+		return nil, fmt.Errorf("no Bootstrapped condition: %+v", c.Status.Conditions)
+	}
+	return cond, nil
+}
+
+// A Redis Cluster of 3 shards (a primary and a replica each) is formed by
+// the bootstrap action, serves keys of every slot, and survives every pod
+// being deleted at once (new pod IPs).
+func TestRedisCluster(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	const name = "rc"
+	start := time.Now()
+	if err := api(t).Create(ctx, redisClusterApplication(ns, name)); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, ns, name, plinthv1.ApplicationRunning, clusterToRunning)
+	t.Logf("redis cluster %dx%d: Running after %s", clusterShards, clusterReplicas, time.Since(start).Round(time.Second))
+	cond, err := bootstrappedCondition(t, ns, name)
+	if err != nil || cond.Status != metav1.ConditionTrue {
+		t.Fatalf("Bootstrapped: %+v %v", cond, err)
+	}
+	password := secretValue(t, ns, naming.CredentialsSecret(name), "password")
+	rc := newRedisCluster(t, ns, name, password)
+	if err := clusterHealthy(rc, ns, name); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, func() error { return onePrimaryPerShard(t, ns, name) })
+
+	// Keys of every slot range, through MOVED redirections.
+	const keys = 300
+	eventually(t, time.Minute, func() error {
+		for i := range keys {
+			k := fmt.Sprintf("plinth:%d", i)
+			if got, err := rc.do("SET", k, strconv.Itoa(i)); err != nil || got != "OK" {
+				rc.reset()
+				return fmt.Errorf("SET %s: %q %v", k, got, err)
+			}
+		}
+		return nil
+	})
+	readAll := func() error {
+		for i := range keys {
+			k := fmt.Sprintf("plinth:%d", i)
+			if got, err := rc.do("GET", k); err != nil || got != strconv.Itoa(i) {
+				rc.reset()
+				return fmt.Errorf("GET %s = %q, %v", k, got, err)
+			}
+		}
+		return nil
+	}
+	if err := readAll(); err != nil {
+		t.Fatal(err)
+	}
+	for s, pod := range []string{clusterPods(name)[0], clusterPods(name)[2], clusterPods(name)[4]} {
+		n, err := rc.node(ns, name, pod, "DBSIZE")
+		if err != nil || n == "0" {
+			t.Errorf("shard %d primary %s holds %s keys (%v): keys should spread over every shard", s, pod, n, err)
+		}
+	}
+
+	// Every pod deleted at once: they come back with new IPs and the
+	// cluster finds itself again (nodes.conf on the PVCs, stable hostnames).
+	before := map[string]types.UID{}
+	pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: plinthv1.LabelComponent + "=" + naming.Component(name, "redis")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		before[p.Name] = p.UID
+	}
+	if len(before) != clusterShards*clusterReplicas {
+		t.Fatalf("%d pods, want %d", len(before), clusterShards*clusterReplicas)
+	}
+	restart := time.Now()
+	if err := client.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{
+		LabelSelector: plinthv1.LabelComponent + "=" + naming.Component(name, "redis")}); err != nil {
+		t.Fatal(err)
+	}
+	rc.reset()
+	eventually(t, clusterToRunning, func() error {
+		for pod, uid := range before {
+			p, err := client.CoreV1().Pods(ns).Get(ctx, pod, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if p.UID == uid {
+				return fmt.Errorf("pod %s not replaced yet", pod)
+			}
+			if !podIsReady(p) {
+				return fmt.Errorf("pod %s not ready", pod)
+			}
+		}
+		if err := clusterHealthy(rc, ns, name); err != nil {
+			rc.reset()
+			return err
+		}
+		return nil
+	})
+	t.Logf("redis cluster: ok again %s after every pod was deleted", time.Since(restart).Round(time.Second))
+	eventually(t, 2*time.Minute, func() error { return readAll() })
+	waitPhase(t, ns, name, plinthv1.ApplicationRunning, clusterToRunning)
+	eventually(t, time.Minute, func() error { return onePrimaryPerShard(t, ns, name) })
+}
+
+// The component-controller's leader is killed while the cluster is being
+// bootstrapped: the standby takes over and the cluster still forms, with
+// one primary per shard and every replica in its own shard.
+func TestRedisClusterLeaderKilledDuringBootstrap(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	const name = "rck"
+	if err := api(t).Create(ctx, redisClusterApplication(ns, name)); err != nil {
+		t.Fatal(err)
+	}
+	comp := naming.Component(name, "redis")
+	// The bootstrap runs as soon as every pod is Ready.
+	eventually(t, clusterToRunning, func() error {
+		pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: plinthv1.LabelComponent + "=" + comp})
+		if err != nil {
+			return err
+		}
+		ready := 0
+		for i := range pods.Items {
+			if podIsReady(&pods.Items[i]) {
+				ready++
+			}
+		}
+		if ready < clusterShards*clusterReplicas {
+			return fmt.Errorf("%d pods ready", ready)
+		}
+		return nil
+	})
+	lease, err := client.CoordinationV1().Leases("plinth-system").Get(ctx, "component-controller.plinth.io", metav1.GetOptions{})
+	if err != nil || lease.Spec.HolderIdentity == nil {
+		t.Fatalf("lease of the component-controller: %v", err)
+	}
+	leader := strings.SplitN(*lease.Spec.HolderIdentity, "_", 2)[0]
+	cond, _ := bootstrappedCondition(t, ns, name)
+	t.Logf("killing the component-controller leader %s (Bootstrapped: %+v)", leader, cond)
+	if err := client.CoreV1().Pods("plinth-system").Delete(ctx, leader, metav1.DeleteOptions{GracePeriodSeconds: ptr[int64](0)}); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, ns, name, plinthv1.ApplicationRunning, clusterToRunning)
+	password := secretValue(t, ns, naming.CredentialsSecret(name), "password")
+	rc := newRedisCluster(t, ns, name, password)
+	eventually(t, time.Minute, func() error { rc.reset(); return clusterHealthy(rc, ns, name) })
+	eventually(t, time.Minute, func() error { return onePrimaryPerShard(t, ns, name) })
+	if got, err := rc.do("SET", "plinth:after-takeover", "yes"); err != nil || got != "OK" {
+		t.Fatalf("SET after the takeover: %q %v", got, err)
+	}
+	waitControllersAvailable(t)
+}
+
+func podIsReady(p *corev1.Pod) bool {
+	if p.DeletionTimestamp != nil {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
