@@ -32,7 +32,7 @@ import (
 
 const (
 	pgPluginDir = "../../plugins/postgresql/v1.1.0"
-	password    = "not-in-any-log-7f3a"
+	pgPassword  = "not-in-any-log-7f3a"
 )
 
 // cluster is what the pods of one test share: the rendered files and port.
@@ -194,7 +194,7 @@ func (p *pod) start() *run {
 		"PATH=" + c.bin + ":" + middlewaretest.PostgresBin + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"PGDATA=" + p.pgdata(),
 		"POD_NAME=" + p.name,
-		"POSTGRES_PASSWORD=" + password,
+		"POSTGRES_PASSWORD=" + pgPassword,
 		"PLINTH_TOPOLOGY_DIR=" + p.topology,
 		"LANG=C.UTF-8",
 	}
@@ -235,7 +235,7 @@ func (p *pod) stop() {
 func (p *pod) query(sql string, args ...any) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d user=postgres password=%s dbname=postgres sslmode=disable connect_timeout=3", p.ip, p.c.port, password))
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d user=postgres password=%s dbname=postgres sslmode=disable connect_timeout=3", p.ip, p.c.port, pgPassword))
 	if err != nil {
 		return "", err
 	}
@@ -263,7 +263,7 @@ func (p *pod) exec(sql string) {
 	p.c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d user=postgres password=%s dbname=postgres sslmode=disable", p.ip, p.c.port, password))
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d user=postgres password=%s dbname=postgres sslmode=disable", p.ip, p.c.port, pgPassword))
 	if err != nil {
 		p.c.t.Fatal(err)
 	}
@@ -366,7 +366,7 @@ func (p *pod) tryAction(name string, args map[string]string) (string, error) {
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	// The ops agent's container environment.
-	cmd.Env = append(os.Environ(), "PATH="+middlewaretest.PostgresBin+":"+os.Getenv("PATH"), "POD_NAME="+p.name, "PGPASSWORD="+password)
+	cmd.Env = append(os.Environ(), "PATH="+middlewaretest.PostgresBin+":"+os.Getenv("PATH"), "POD_NAME="+p.name, "PGPASSWORD="+pgPassword)
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
 }
@@ -397,7 +397,7 @@ func noPassword(t *testing.T, pods ...*pod) {
 	t.Helper()
 	for _, p := range pods {
 		for i, r := range p.runs {
-			if strings.Contains(r.out.String(), password) {
+			if strings.Contains(r.out.String(), pgPassword) {
 				t.Errorf("the output of %s, run %d, contains the password", p.name, i+1)
 			}
 		}
