@@ -3,6 +3,7 @@ package pluginregistry
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -182,26 +183,50 @@ func (c *checker) components() {
 			if tc.Bootstrap != nil {
 				c.checkBootstrap(tp+".bootstrap.action", tc.Bootstrap.Action, def)
 			}
+			for k, st := range tc.Switchover {
+				c.checkSwitchover(fmt.Sprintf("%s.switchover[%d].action", tp, k), st.Action, def)
+			}
 		}
 	}
+}
+
+// checkSwitchover: the switchover action exists, is served by the
+// component's pods and requires no parameter the workloadset-controller
+// does not pass.
+func (c *checker) checkSwitchover(path, name string, def *ComponentDef) {
+	a := c.servedAction(path, name, def)
+	if a == nil {
+		return
+	}
+	for _, p := range a.Parameters {
+		if p.Required && !slices.Contains(SwitchoverParameters, p.Name) {
+			c.add(PartComponents, path, "switchover action %s requires the parameter %q, which the workloadset-controller never passes (it may pass %s)", name, p.Name, strings.Join(SwitchoverParameters, ", "))
+		}
+	}
+}
+
+// servedAction returns the named action when it exists and the component
+// serves it, or records why not and returns nil.
+func (c *checker) servedAction(path, name string, def *ComponentDef) *Action {
+	a := c.pv.Action(name)
+	if a == nil {
+		c.add(PartComponents, path, "action %q is not declared in the actions of ConfigMap %s: expected one of %s", name, c.pv.Manifest.Refs.Operations,
+			names(c.pv.Operations.Actions, func(a Action) string { return a.Name }))
+		return nil
+	}
+	if !slices.Contains(def.Actions, name) {
+		c.add(PartComponents, path, "action %q is not among the actions component %s serves: add it to the component's actions so its pods' ops agent runs it", name, def.Name)
+	}
+	return a
 }
 
 // checkBootstrap: the bootstrap action exists, is served by the component's
 // pods, declares the parameters the component-controller passes and requires
 // no other.
 func (c *checker) checkBootstrap(path, name string, def *ComponentDef) {
-	a := c.pv.Action(name)
+	a := c.servedAction(path, name, def)
 	if a == nil {
-		c.add(PartComponents, path, "action %q is not declared in the actions of ConfigMap %s: expected one of %s", name, c.pv.Manifest.Refs.Operations,
-			names(c.pv.Operations.Actions, func(a Action) string { return a.Name }))
 		return
-	}
-	served := false
-	for _, n := range def.Actions {
-		served = served || n == name
-	}
-	if !served {
-		c.add(PartComponents, path, "action %q is not among the actions component %s serves: add it to the component's actions so its pods' ops agent runs it", name, def.Name)
 	}
 	declared := map[string]bool{}
 	for _, p := range a.Parameters {

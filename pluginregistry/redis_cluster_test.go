@@ -41,10 +41,28 @@ func TestRedisClusterTopology(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := strings.Join(spec.Spec.Containers[0].Command, " ")
-	if !strings.Contains(cmd, "--cluster-announce-hostname $(POD_NAME).cache-redis-headless.shop.svc") {
-		t.Errorf("redis must announce its stable hostname: %s", cmd)
+	// start.sh (procmgr's child) announces the pod's stable name, derived
+	// from the published primary-host (same headless Service and namespace).
+	start := ""
+	for _, f := range files {
+		if f.Name == "start.sh" {
+			start = f.Content
+		}
 	}
+	if !strings.Contains(start, `--cluster-announce-hostname "$POD_NAME.${primary_host#*.}"`) {
+		t.Errorf("redis must announce its stable hostname:\n%s", start)
+	}
+	ctx.Topology = "replication"
+	files, err = pluginregistry.RenderConfigFiles(redis, "redis", eff, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if strings.Contains(f.Content, "cluster-announce") || strings.Contains(f.Content, "cluster-enabled") {
+			t.Errorf("topology replication has cluster settings in %s", f.Name)
+		}
+	}
+	ctx.Topology = "cluster"
 	names := map[string]bool{}
 	for _, c := range spec.Spec.Containers {
 		names[c.Name] = true

@@ -124,6 +124,41 @@ type TopologyComponent struct {
 	// The component is not Running until it succeeded. See
 	// docs/replication.md §3.
 	Bootstrap *Bootstrap `json:"bootstrap,omitempty"`
+	// Switchover lists the actions that move the writable role from the
+	// designated primary to a chosen replica (the candidate), run in order
+	// by the workloadset-controller before a rolling update replaces the
+	// primary. Without it the primary is replaced last, with downtime.
+	Switchover []SwitchoverStep `json:"switchover,omitempty"`
+}
+
+// Switchover targets: the pod a switchover step runs on.
+const (
+	SwitchoverOnPrimary   = "primary"
+	SwitchoverOnCandidate = "candidate"
+)
+
+// Parameters the workloadset-controller passes to switchover actions (each
+// only if the action declares it).
+const (
+	// SwitchoverCandidate and SwitchoverCandidateHost are the pod name and
+	// stable DNS name (<pod>.<headless service>.<namespace>.svc) of the
+	// replica that takes the writable role.
+	SwitchoverCandidate     = "candidate"
+	SwitchoverCandidateHost = "candidate-host"
+	// SwitchoverPrimary and SwitchoverPrimaryHost name the current primary.
+	SwitchoverPrimary     = "primary"
+	SwitchoverPrimaryHost = "primary-host"
+)
+
+// SwitchoverParameters lists the parameters switchover actions may declare.
+var SwitchoverParameters = []string{SwitchoverCandidate, SwitchoverCandidateHost, SwitchoverPrimary, SwitchoverPrimaryHost}
+
+// SwitchoverStep is one action of a switchover.
+type SwitchoverStep struct {
+	// Action names an action the component serves. It must be idempotent.
+	Action string `json:"action"`
+	// On is "primary" or "candidate".
+	On string `json:"on"`
 }
 
 // Parameters the component-controller passes to a bootstrap action. The

@@ -68,6 +68,21 @@ type RoleSpec struct {
 	Writable bool `json:"writable,omitempty"`
 }
 
+// SwitchoverStep is one ops-agent action of a switchover.
+type SwitchoverStep struct {
+	// Action names an action the pods' ops agent serves.
+	// +kubebuilder:validation:MinLength=1
+	Action string `json:"action"`
+	// On is the pod the action runs on: the current primary or the
+	// candidate replica taking over.
+	// +kubebuilder:validation:Enum=primary;candidate
+	On string `json:"on"`
+	// Parameters names the values the controller passes to the action
+	// (candidate, candidate-host, primary, primary-host): those it declares.
+	// +optional
+	Parameters []string `json:"parameters,omitempty"`
+}
+
 // WorkloadSetSpec is written by the component-controller, fully rendered: the
 // workloadset-controller never reads the plugin.
 type WorkloadSetSpec struct {
@@ -117,6 +132,11 @@ type WorkloadSetSpec struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +optional
 	ServiceName string `json:"serviceName,omitempty"`
+	// Switchover lists the actions that move the writable role to a replica
+	// before a rolling update replaces the designated primary. Without it
+	// the primary is replaced last, with a short outage.
+	// +optional
+	Switchover []SwitchoverStep `json:"switchover,omitempty"`
 }
 
 // MemberStatus is one pod as the workloadset-controller sees it.

@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/plinth-io/plinth/controllers/workloadset/internal/reconciler"
+	"github.com/plinth-io/plinth/internal/agentclient"
 	"github.com/plinth-io/plinth/internal/cli"
 	"github.com/plinth-io/plinth/internal/ctrlmanager"
 )
@@ -30,5 +31,8 @@ func setup(_ context.Context, mgr manager.Manager, o *ctrlmanager.Options, log l
 		Controller:       o.ControllerOptions(),
 		ReconcileTimeout: o.ReconcileTimeout,
 		ImageRules:       o.ImageRules(),
+		// Secrets (the controllers' agent client certificate) are read
+		// directly, not watched: no cluster-wide Secret cache.
+		Switchover: &reconciler.AgentSwitchover{Agents: &agentclient.Client{Reader: mgr.GetAPIReader()}},
 	})
 }

@@ -273,3 +273,164 @@ func TestRedisSentinel(t *testing.T) {
 	}
 	waitPhase(t, ns, "sent", plinthv1.ApplicationRunning, 2*time.Minute)
 }
+
+// writeLoop writes a new key through addr every interval until stopped, and
+// records which writes were acknowledged and the longest run of failures.
+type writeLoop struct {
+	stop    chan struct{}
+	done    chan struct{}
+	acked   []string
+	longest time.Duration
+	lastErr error
+}
+
+func startWriteLoop(addr, password string, interval time.Duration) *writeLoop {
+	w := &writeLoop{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		var conn *redisConn
+		var failingSince time.Time
+		for i := 0; ; i++ {
+			select {
+			case <-w.stop:
+				if conn != nil {
+					conn.close()
+				}
+				return
+			case <-time.After(interval):
+			}
+			key := fmt.Sprintf("plinth:loop:%d", i)
+			var err error
+			if conn == nil {
+				conn, err = redisAuthed(addr, password)
+			}
+			if err == nil {
+				var got string
+				if got, err = conn.command("SET", key, "x"); err == nil && got != "OK" {
+					err = fmt.Errorf("SET = %q", got)
+				}
+				if err != nil {
+					conn.close()
+					conn = nil
+				}
+			}
+			now := time.Now()
+			if err != nil {
+				w.lastErr = err
+				if failingSince.IsZero() {
+					failingSince = now
+				}
+				continue
+			}
+			if !failingSince.IsZero() {
+				w.longest = max(w.longest, now.Sub(failingSince))
+				failingSince = time.Time{}
+			}
+			w.acked = append(w.acked, key)
+		}
+	}()
+	return w
+}
+
+func (w *writeLoop) finish() {
+	close(w.stop)
+	<-w.done
+}
+
+// A parameter that needs a restart rolls the replicas first, one at a time,
+// then switches over and replaces the old primary; a write loop sees only a
+// short gap and no acknowledged write is lost.
+func TestRedisReplicationRollingUpdate(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	app := replicatedRedis(ns, "roll", "replication", map[string]int32{"redis": 3})
+	if err := api(t).Create(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, ns, "roll", plinthv1.ApplicationRunning, toRunning)
+	first := checkReplicatedRedis(t, ns, "roll", 3, "plinth:roll", "v1")
+	comp := naming.Component("roll", "redis")
+	ws := naming.WorkloadSet(comp, -1)
+	password := secretValue(t, ns, naming.CredentialsSecret("roll"), "password")
+	before := podUIDs(t, ns)
+
+	// Record the order in which pods are replaced and who is primary then.
+	type replacement struct{ pod, primaryThen string }
+	var order []replacement
+	watchDone := make(chan struct{})
+	stopWatch := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		seen := map[string]bool{}
+		for {
+			select {
+			case <-stopWatch:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: plinthv1.LabelWorkloadSet + "=" + ws})
+			if err != nil {
+				continue
+			}
+			primary := ""
+			for _, p := range pods.Items {
+				if p.Labels[plinthv1.LabelRole] == "primary" {
+					primary = p.Name
+				}
+			}
+			for _, p := range pods.Items {
+				if !seen[p.Name] && (p.DeletionTimestamp != nil || p.UID != before[p.Name]) {
+					seen[p.Name] = true
+					order = append(order, replacement{p.Name, primary})
+				}
+			}
+		}
+	}()
+
+	loop := startWriteLoop(serviceAddr(t, ns, naming.RoleService(comp, "primary"), 6379), password, 50*time.Millisecond)
+	start := time.Now()
+	patchApp(t, ns, "roll", func(a *plinthv1.Application) {
+		a.Spec.Components[0].Parameters = map[string]string{"databases": "32"}
+	})
+	eventually(t, 6*time.Minute, func() error {
+		after := podUIDs(t, ns)
+		for name, uid := range before {
+			if strings.HasPrefix(name, comp+"-") && after[name] == uid {
+				return fmt.Errorf("pod %s not replaced yet", name)
+			}
+		}
+		return nil
+	})
+	waitPhase(t, ns, "roll", plinthv1.ApplicationRunning, 3*time.Minute)
+	time.Sleep(2 * time.Second)
+	loop.finish()
+	close(stopWatch)
+	<-watchDone
+	t.Logf("rolling update of 3 pods: %s; order %v; longest write gap %s (last error %v); %d writes acknowledged",
+		time.Since(start).Round(time.Second), order, loop.longest.Round(time.Millisecond), loop.lastErr, len(loop.acked))
+
+	if len(order) != 3 || order[2].pod != first.Name {
+		t.Fatalf("replacement order %v: want the two replicas, then the old primary %s", order, first.Name)
+	}
+	if order[2].primaryThen == first.Name || order[2].primaryThen == "" {
+		t.Errorf("the old primary %s was replaced while it was still the primary (primary then %q): no switchover", first.Name, order[2].primaryThen)
+	}
+	if loop.longest > 15*time.Second {
+		t.Errorf("writes failed for %s in a row during the rollout; want a gap no longer than a switchover", loop.longest)
+	}
+	// Every acknowledged write is on the primary now.
+	final := checkReplicatedRedis(t, ns, "roll", 3, "plinth:roll2", "v2")
+	r, err := redisAuthed(final.Status.PodIP+":6379", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	for _, k := range loop.acked {
+		if got, err := r.command("EXISTS", k); err != nil || got != "1" {
+			t.Fatalf("acknowledged write %s lost after the rollout (%q %v)", k, got, err)
+		}
+	}
+	if got, _ := r.command("CONFIG", "GET", "databases"); !strings.HasSuffix(got, "32") {
+		t.Errorf("databases after the rollout: %q, want 32", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -229,6 +230,7 @@ func desiredWorkloadSets(in *inputs) ([]*plinthv1.WorkloadSet, error) {
 				HeartbeatSeconds:     defaultHeartbeatSeconds,
 				ServiceName:          in.headlessService(),
 				Stopped:              in.comp.Spec.Stopped,
+				Switchover:           switchoverSteps(in),
 			},
 		}
 		out = append(out, ws)
@@ -404,4 +406,22 @@ func restartParametersHash(in *inputs) (string, error) {
 		fmt.Fprintf(h, "%s=%s\n", n, eff[n])
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// switchoverSteps translates the topology's switchover actions, passing each
+// only the controller-provided parameters its action declares.
+func switchoverSteps(in *inputs) []plinthv1.SwitchoverStep {
+	var out []plinthv1.SwitchoverStep
+	for _, st := range in.topo.Switchover {
+		step := plinthv1.SwitchoverStep{Action: st.Action, On: st.On}
+		if a := in.pv.Action(st.Action); a != nil {
+			for _, p := range a.Parameters {
+				if slices.Contains(pluginregistry.SwitchoverParameters, p.Name) {
+					step.Parameters = append(step.Parameters, p.Name)
+				}
+			}
+		}
+		out = append(out, step)
+	}
+	return out
 }

@@ -135,3 +135,28 @@ func TestDesignatedPrimary(t *testing.T) {
 		t.Fatalf("the primary p-2 was removed by a scale-in")
 	}
 }
+
+func TestSwitchoverCandidate(t *testing.T) {
+	ws := &plinthv1.WorkloadSet{}
+	ws.Name = "db"
+	ws.Spec.Roles = []plinthv1.RoleSpec{{Name: "primary", Writable: true}, {Name: "replica"}}
+	m := func(name, role string, ready, healthy, updated bool) plinthv1.MemberStatus {
+		return plinthv1.MemberStatus{Name: name, Role: role, Ready: ready, Healthy: healthy, Updated: updated}
+	}
+	for _, tc := range []struct {
+		name    string
+		members []plinthv1.MemberStatus
+		want    string
+	}{
+		{"updated replica first", []plinthv1.MemberStatus{m("db-0", "primary", true, true, false), m("db-1", "replica", true, true, false), m("db-2", "replica", true, true, true)}, "db-2"},
+		{"lowest ordinal among equals", []plinthv1.MemberStatus{m("db-0", "primary", true, true, false), m("db-1", "replica", true, true, true), m("db-2", "replica", true, true, true)}, "db-1"},
+		{"not ready, unhealthy or unknown replicas are skipped", []plinthv1.MemberStatus{m("db-0", "primary", true, true, false), m("db-1", "replica", false, true, true), m("db-2", "replica", true, false, true), m("db-3", "unknown", true, true, true)}, ""},
+		{"another primary is no candidate", []plinthv1.MemberStatus{m("db-0", "primary", true, true, false), m("db-1", "primary", true, true, true)}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := switchoverCandidate(ws, "db-0", tc.members); got != tc.want {
+				t.Fatalf("candidate = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

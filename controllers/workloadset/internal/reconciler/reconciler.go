@@ -46,13 +46,14 @@ const (
 )
 
 // Switchover moves the writable role away from a pod before a rolling update
-// replaces it. The replicated topologies provide one; without it the writable
-// pod is simply replaced last.
+// replaces it. AgentSwitchover runs the plugin's switchover actions; without
+// a Switchover the writable pod is simply replaced last.
 type Switchover interface {
 	// Prepare is called before pod, which holds the writable role, is
-	// deleted for an update. It returns true when the pod may be replaced
-	// now; false requeues and asks again. It must not block.
-	Prepare(ctx context.Context, ws *plinthv1.WorkloadSet, pod *corev1.Pod) (bool, error)
+	// deleted for an update; members is what the reconcile observed. It
+	// returns true when the pod may be replaced now; false requeues and asks
+	// again. It must return within the reconcile's deadline.
+	Prepare(ctx context.Context, ws *plinthv1.WorkloadSet, pod *corev1.Pod, members []plinthv1.MemberStatus) (bool, error)
 }
 
 // Config wires the reconciler into a manager.
@@ -618,9 +619,11 @@ func (r *Reconciler) rollOut(ctx context.Context, s *scope) (bool, error) {
 	pod := s.pods[n]
 	role := s.members[pod.Name].Role
 	if rs := roleSpec(s.ws.Spec.Roles, role); rs != nil && rs.Writable && r.switchover != nil {
-		ok, err := r.switchover.Prepare(ctx, s.ws, pod)
+		ok, err := r.switchover.Prepare(ctx, s.ws, pod, memberList(s))
 		if err != nil {
-			return false, fmt.Errorf("preparing to replace writable pod %s: %w", pod.Name, err)
+			// The primary stays: a failed switchover stops the rollout here.
+			s.progressing("rolling update stopped before the primary %s: switchover failed: %v", pod.Name, err)
+			return false, fmt.Errorf("switching over from writable pod %s: %w", pod.Name, err)
 		}
 		if !ok {
 			s.progressing("rolling update: waiting for a switchover away from %s", pod.Name)

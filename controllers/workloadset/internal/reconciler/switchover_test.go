@@ -21,7 +21,7 @@ type gate struct {
 	asked map[string]int
 }
 
-func (g *gate) Prepare(_ context.Context, _ *plinthv1.WorkloadSet, pod *corev1.Pod) (bool, error) {
+func (g *gate) Prepare(_ context.Context, _ *plinthv1.WorkloadSet, pod *corev1.Pod, _ []plinthv1.MemberStatus) (bool, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.asked[pod.Name]++
