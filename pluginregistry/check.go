@@ -184,7 +184,11 @@ func (c *checker) components() {
 				c.checkBootstrap(tp+".bootstrap.action", tc.Bootstrap.Action, def)
 			}
 			for k, st := range tc.Switchover {
-				c.checkSwitchover(fmt.Sprintf("%s.switchover[%d].action", tp, k), st.Action, def)
+				sp := fmt.Sprintf("%s.switchover[%d]", tp, k)
+				if st.Target != SwitchoverOnPrimary && st.Target != SwitchoverOnCandidate {
+					c.add(PartComponents, sp+".target", "target %q: expected %q or %q", st.Target, SwitchoverOnPrimary, SwitchoverOnCandidate)
+				}
+				c.checkSwitchover(sp+".action", st.Action, def)
 			}
 		}
 	}

@@ -157,8 +157,8 @@ var SwitchoverParameters = []string{SwitchoverCandidate, SwitchoverCandidateHost
 type SwitchoverStep struct {
 	// Action names an action the component serves. It must be idempotent.
 	Action string `json:"action"`
-	// On is "primary" or "candidate".
-	On string `json:"on"`
+	// Target is "primary" or "candidate".
+	Target string `json:"target"`
 }
 
 // Parameters the component-controller passes to a bootstrap action. The

@@ -73,10 +73,10 @@ type SwitchoverStep struct {
 	// Action names an action the pods' ops agent serves.
 	// +kubebuilder:validation:MinLength=1
 	Action string `json:"action"`
-	// On is the pod the action runs on: the current primary or the
+	// Target is the pod the action runs on: the current primary or the
 	// candidate replica taking over.
 	// +kubebuilder:validation:Enum=primary;candidate
-	On string `json:"on"`
+	Target string `json:"target"`
 	// Parameters names the values the controller passes to the action
 	// (candidate, candidate-host, primary, primary-host): those it declares.
 	// +optional

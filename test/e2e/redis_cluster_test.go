@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -343,45 +344,62 @@ func TestRedisCluster(t *testing.T) {
 	eventually(t, time.Minute, func() error { return onePrimaryPerShard(t, ns, name) })
 }
 
-// The component-controller's leader is killed while the cluster is being
-// bootstrapped: the standby takes over and the cluster still forms, with
-// one primary per shard and every replica in its own shard.
+// The component-controller's leader is killed while it runs the bootstrap
+// action (its log says it started): the action is cut short, the standby
+// takes over the Lease and runs it again, and it finishes what the first run
+// began: one primary per shard, every replica in its own shard.
 func TestRedisClusterLeaderKilledDuringBootstrap(t *testing.T) {
 	ctx := context.Background()
 	ns := namespace(t)
 	const name = "rck"
-	if err := api(t).Create(ctx, redisClusterApplication(ns, name)); err != nil {
-		t.Fatal(err)
-	}
-	comp := naming.Component(name, "redis")
-	// The bootstrap runs as soon as every pod is Ready.
-	eventually(t, clusterToRunning, func() error {
-		pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: plinthv1.LabelComponent + "=" + comp})
-		if err != nil {
-			return err
-		}
-		ready := 0
-		for i := range pods.Items {
-			if podIsReady(&pods.Items[i]) {
-				ready++
-			}
-		}
-		if ready < clusterShards*clusterReplicas {
-			return fmt.Errorf("%d pods ready", ready)
-		}
-		return nil
-	})
 	lease, err := client.CoordinationV1().Leases("plinth-system").Get(ctx, "component-controller.plinth.io", metav1.GetOptions{})
 	if err != nil || lease.Spec.HolderIdentity == nil {
 		t.Fatalf("lease of the component-controller: %v", err)
 	}
 	leader := strings.SplitN(*lease.Spec.HolderIdentity, "_", 2)[0]
-	cond, _ := bootstrappedCondition(t, ns, name)
-	t.Logf("killing the component-controller leader %s (Bootstrapped: %+v)", leader, cond)
+	logs, err := client.CoreV1().Pods("plinth-system").GetLogs(leader, &corev1.PodLogOptions{Follow: true, SinceSeconds: ptr[int64](1)}).Stream(ctx)
+	if err != nil {
+		t.Fatalf("following the leader's log: %v", err)
+	}
+	defer logs.Close()
+	started := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(logs)
+		sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+		for sc.Scan() {
+			if line := sc.Text(); strings.Contains(line, "running the bootstrap action") && strings.Contains(line, ns) {
+				started <- line
+				return
+			}
+		}
+		close(started)
+	}()
+	if err := api(t).Create(ctx, redisClusterApplication(ns, name)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case line, ok := <-started:
+		if !ok {
+			t.Fatalf("the leader's log ended before it ran the bootstrap action")
+		}
+		t.Logf("the leader %s started the bootstrap: %.300s", leader, line)
+	case <-time.After(clusterToRunning):
+		t.Fatalf("the leader %s never logged the bootstrap action", leader)
+	}
 	if err := client.CoreV1().Pods("plinth-system").Delete(ctx, leader, metav1.DeleteOptions{GracePeriodSeconds: ptr[int64](0)}); err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
 	waitPhase(t, ns, name, plinthv1.ApplicationRunning, clusterToRunning)
+	t.Logf("Running %s after the leader was killed mid-bootstrap", time.Since(start).Round(time.Second))
+	cond, err := bootstrappedCondition(t, ns, name)
+	if err != nil || cond.Status != metav1.ConditionTrue {
+		t.Fatalf("Bootstrapped: %+v %v", cond, err)
+	}
+	l, err := client.CoordinationV1().Leases("plinth-system").Get(ctx, "component-controller.plinth.io", metav1.GetOptions{})
+	if err != nil || l.Spec.HolderIdentity == nil || strings.HasPrefix(*l.Spec.HolderIdentity, leader+"_") {
+		t.Errorf("the Lease is still held by the killed leader %s (%v)", leader, err)
+	}
 	password := secretValue(t, ns, naming.CredentialsSecret(name), "password")
 	rc := newRedisCluster(t, ns, name, password)
 	eventually(t, time.Minute, func() error { rc.reset(); return clusterHealthy(rc, ns, name) })

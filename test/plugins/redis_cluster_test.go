@@ -224,8 +224,8 @@ func TestRedisClusterBootstrapResumes(t *testing.T) {
 	id0, err := nodes[0].c.ClusterMyID(ctx).Result()
 	must(err)
 	mwt.Eventually(t, 30*time.Second, "node 1 knows node 0", func() error {
-		if _, ok := clusterNodes(t, nodes[1].c)[nodes[0].addr()]; !ok {
-			return fmt.Errorf("not yet")
+		if n, ok := clusterNodes(t, nodes[1].c)[nodes[0].addr()]; !ok || n.id != id0 {
+			return fmt.Errorf("not yet (handshake)")
 		}
 		return nil
 	})

@@ -413,7 +413,7 @@ func restartParametersHash(in *inputs) (string, error) {
 func switchoverSteps(in *inputs) []plinthv1.SwitchoverStep {
 	var out []plinthv1.SwitchoverStep
 	for _, st := range in.topo.Switchover {
-		step := plinthv1.SwitchoverStep{Action: st.Action, On: st.On}
+		step := plinthv1.SwitchoverStep{Action: st.Action, Target: st.Target}
 		if a := in.pv.Action(st.Action); a != nil {
 			for _, p := range a.Parameters {
 				if slices.Contains(pluginregistry.SwitchoverParameters, p.Name) {

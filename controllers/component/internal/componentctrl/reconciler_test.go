@@ -142,9 +142,7 @@ func TestStandaloneRedisIsRendered(t *testing.T) {
 		t.Errorf("client Service selector = %v", client.Spec.Selector)
 	}
 	headless := &corev1.Service{}
-	if err := get(t, ns, naming.HeadlessService(comp.Name), headless); err != nil {
-		t.Fatal(err)
-	}
+	eventually(t, "headless Service", func() error { return get(t, ns, naming.HeadlessService(comp.Name), headless) })
 	if headless.Spec.ClusterIP != corev1.ClusterIPNone || !headless.Spec.PublishNotReadyAddresses {
 		t.Errorf("headless Service = %+v", headless.Spec)
 	}

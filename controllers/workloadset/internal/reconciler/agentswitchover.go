@@ -67,7 +67,7 @@ func (a *AgentSwitchover) Prepare(ctx context.Context, ws *plinthv1.WorkloadSet,
 	log := ctrl.LoggerFrom(ctx)
 	for _, st := range ws.Spec.Switchover {
 		target := pod.Name
-		if st.On == pluginregistry.SwitchoverOnCandidate {
+		if st.Target == pluginregistry.SwitchoverOnCandidate {
 			target = candidate
 		}
 		params := map[string]string{}
