@@ -1,0 +1,432 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	crclient "sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/plinth-io/plinth/apis/statusreport"
+	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
+	"github.com/plinth-io/plinth/internal/naming"
+)
+
+// pgReplicationApp is a PostgreSQL 15 Application of plugin v1.1.0,
+// topology replication, with replicas pods (one primary, replicas-1 standbys).
+func pgReplicationApp(ns, name string, replicas int32) *plinthv1.Application {
+	return &plinthv1.Application{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: plinthv1.ApplicationSpec{
+			Plugin: "postgresql", PluginVersion: "v1.1.0", Version: "15", Topology: "replication",
+			Components: []plinthv1.ApplicationComponent{{
+				Name: "postgresql", Replicas: &replicas,
+				Storage: &plinthv1.StorageSpec{Size: resource.MustParse("256Mi")},
+			}},
+			TerminationPolicy: plinthv1.TerminationWipeOut,
+		},
+	}
+}
+
+// pgRepl talks to one replicated PostgreSQL Application.
+type pgRepl struct {
+	t        *testing.T
+	ns, app  string
+	comp, ws string
+	user     string
+	password string
+}
+
+func newPGRepl(t *testing.T, ns, app string) *pgRepl {
+	comp := naming.Component(app, "postgresql")
+	secret := naming.CredentialsSecret(app)
+	return &pgRepl{t: t, ns: ns, app: app, comp: comp, ws: naming.WorkloadSet(comp, -1),
+		user: secretValue(t, ns, secret, "username"), password: secretValue(t, ns, secret, "password")}
+}
+
+// query runs sql on addr (host:port) and returns the first column of the
+// first row as text.
+func (r *pgRepl) query(addr, sql string, args ...any) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	host, port, _ := net.SplitHostPort(addr)
+	c, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%s user=%s password=%s dbname=postgres sslmode=disable connect_timeout=5", host, port, r.user, r.password))
+	if err != nil {
+		return "", err
+	}
+	defer c.Close(context.Background())
+	var out *string
+	if err := c.QueryRow(ctx, sql, args...).Scan(&out); err != nil {
+		return "", err
+	}
+	if out == nil {
+		return "", nil
+	}
+	return *out, nil
+}
+
+func (r *pgRepl) exec(addr, sql string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	host, port, _ := net.SplitHostPort(addr)
+	c, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%s user=%s password=%s dbname=postgres sslmode=disable connect_timeout=5", host, port, r.user, r.password))
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	_, err = c.Exec(ctx, sql)
+	return err
+}
+
+// rw is the read-write Service's address.
+func (r *pgRepl) rw() string {
+	return serviceAddr(r.t, r.ns, naming.RoleService(r.comp, "primary"), 5432)
+}
+
+// pods lists the Application's running pods by name.
+func (r *pgRepl) pods() []corev1.Pod {
+	r.t.Helper()
+	list, err := client.CoreV1().Pods(r.ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/instance=" + r.app})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var out []corev1.Pod
+	for _, p := range list.Items {
+		if p.DeletionTimestamp == nil {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// write inserts a row through the read-write Service, retried while
+// kube-proxy programs a new endpoint.
+func (r *pgRepl) write(id int, item string) {
+	r.t.Helper()
+	eventually(r.t, time.Minute, func() error {
+		if err := r.exec(r.rw(), "CREATE TABLE IF NOT EXISTS orders (id int primary key, item text)"); err != nil {
+			return err
+		}
+		_, err := r.query(r.rw(), "INSERT INTO orders VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET item = excluded.item RETURNING ''", id, item)
+		return err
+	})
+}
+
+// checkTopology checks, on every pod, that the rows are there and that
+// exactly one pod (the designated primary, whose report says primary and
+// which the read-write Service reaches) is out of recovery.
+func (r *pgRepl) checkTopology(wantPods int, rows map[int]string) {
+	r.t.Helper()
+	eventually(r.t, 3*time.Minute, func() error {
+		pods := r.pods()
+		if len(pods) != wantPods {
+			return fmt.Errorf("%d pods, want %d", len(pods), wantPods)
+		}
+		ws := &plinthv1.WorkloadSet{}
+		if err := api(r.t).Get(context.Background(), crclient.ObjectKey{Namespace: r.ns, Name: r.ws}, ws); err != nil {
+			return err
+		}
+		var primaries []string
+		for _, p := range pods {
+			if p.Status.PodIP == "" {
+				return fmt.Errorf("pod %s has no IP yet", p.Name)
+			}
+			addr := net.JoinHostPort(p.Status.PodIP, "5432")
+			inRecovery, err := r.query(addr, "SELECT pg_is_in_recovery()::text")
+			if err != nil {
+				return fmt.Errorf("pod %s: %w", p.Name, err)
+			}
+			if inRecovery == "false" {
+				primaries = append(primaries, p.Name)
+			}
+			for id, want := range rows {
+				got, err := r.query(addr, "SELECT coalesce((SELECT item FROM orders WHERE id = $1), '<missing>')", id)
+				if err != nil || got != want {
+					return fmt.Errorf("pod %s (in recovery %s): row %d = %q (%v), want %q", p.Name, inRecovery, id, got, err, want)
+				}
+			}
+			rep, err := statusreport.Parse([]byte(p.Annotations[plinthv1.AnnotationStatusReport]))
+			if err != nil {
+				return fmt.Errorf("pod %s: status report: %w", p.Name, err)
+			}
+			wantRole := "replica"
+			if inRecovery == "false" {
+				wantRole = "primary"
+			}
+			if rep.Role != wantRole || !rep.Healthy || rep.Details["lsn"] == "" ||
+				(wantRole == "replica" && (rep.Details["replication"] != "streaming" || rep.Details["receive_lsn"] == "")) {
+				return fmt.Errorf("pod %s (in recovery %s) reports %+v", p.Name, inRecovery, rep)
+			}
+			if p.Annotations[plinthv1.AnnotationPrimary] != ws.Status.Primary {
+				return fmt.Errorf("pod %s: annotation %s = %q, status.primary %q", p.Name, plinthv1.AnnotationPrimary, p.Annotations[plinthv1.AnnotationPrimary], ws.Status.Primary)
+			}
+		}
+		if len(primaries) != 1 || primaries[0] != ws.Status.Primary {
+			return fmt.Errorf("pods out of recovery: %v, want exactly the designated primary %q", primaries, ws.Status.Primary)
+		}
+		// The read-write Service reaches the primary.
+		var primaryIP string
+		for _, p := range pods {
+			if p.Name == primaries[0] {
+				primaryIP = p.Status.PodIP
+			}
+		}
+		served, err := r.query(r.rw(), "SELECT host(inet_server_addr())")
+		if err != nil {
+			return fmt.Errorf("through the read-write Service: %w", err)
+		}
+		if served != primaryIP {
+			return fmt.Errorf("the read-write Service reached %s, the primary %s is %s", served, primaries[0], primaryIP)
+		}
+		// Each standby streams from the primary through its own slot.
+		slots, err := r.query(r.rw(), "SELECT string_agg(slot_name || ':' || active::text, ',' ORDER BY slot_name) FROM pg_replication_slots")
+		if err != nil {
+			return err
+		}
+		for _, p := range pods {
+			slot := strings.ReplaceAll(p.Name, "-", "_")
+			if p.Name != primaries[0] && !strings.Contains(","+slots+",", ","+slot+":true,") {
+				return fmt.Errorf("slots on the primary %q: no active slot of %s", slots, p.Name)
+			}
+		}
+		return nil
+	})
+}
+
+// PostgreSQL streaming replication: 1+2 reaches Running, rows written
+// through the read-write Service reach every standby, and scaling to 1+4
+// and back to 1+1 keeps every pod in sync.
+func TestPostgreSQLReplication(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	app := pgReplicationApp(ns, "ledger", 3)
+	if err := api(t).Create(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	waitPhase(t, ns, "ledger", plinthv1.ApplicationRunning, toRunning)
+	t.Logf("postgresql replication 1+2: Running after %s", time.Since(start).Round(time.Second))
+
+	r := newPGRepl(t, ns, "ledger")
+	rows := map[int]string{}
+	for i := 1; i <= 3; i++ {
+		rows[i] = fmt.Sprintf("written-%d", i)
+		r.write(i, rows[i])
+	}
+	r.checkTopology(3, rows)
+
+	patchApp(t, ns, "ledger", func(a *plinthv1.Application) { a.Spec.Components[0].Replicas = ptr[int32](5) })
+	start = time.Now()
+	eventually(t, toRunning, func() error {
+		if n := len(r.pods()); n != 5 {
+			return fmt.Errorf("%d pods, want 5", n)
+		}
+		return nil
+	})
+	waitPhase(t, ns, "ledger", plinthv1.ApplicationRunning, toRunning)
+	rows[4] = "after-scale-out"
+	r.write(4, rows[4])
+	r.checkTopology(5, rows)
+	t.Logf("postgresql replication 1+4: in sync after %s", time.Since(start).Round(time.Second))
+
+	patchApp(t, ns, "ledger", func(a *plinthv1.Application) { a.Spec.Components[0].Replicas = ptr[int32](2) })
+	start = time.Now()
+	eventually(t, toRunning, func() error {
+		if n := len(r.pods()); n != 2 {
+			return fmt.Errorf("%d pods, want 2", n)
+		}
+		return nil
+	})
+	waitPhase(t, ns, "ledger", plinthv1.ApplicationRunning, toRunning)
+	rows[5] = "after-scale-in"
+	r.write(5, rows[5])
+	r.checkTopology(2, rows)
+	t.Logf("postgresql replication 1+1: in sync after %s", time.Since(start).Round(time.Second))
+
+	// Deleted pods come back on their volumes: the primary as primary, the
+	// standby as a standby without a new clone.
+	for i, ordinal := range []int32{0, 1} {
+		name := naming.Pod(r.ws, ordinal)
+		before := r.pod(name)
+		if err := client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 3*time.Minute, func() error {
+			if p := r.pod(name); p == nil || p.UID == before.UID {
+				return fmt.Errorf("pod %s not recreated yet", name)
+			}
+			return nil
+		})
+		waitPhase(t, ns, "ledger", plinthv1.ApplicationRunning, toRunning)
+		rows[6+i] = "after-deleting-" + name
+		r.write(6+i, rows[6+i])
+		r.checkTopology(2, rows)
+		if logs := r.logs(name); strings.Contains(logs, "cloning") {
+			t.Errorf("the recreated %s cloned again instead of using its volume:\n%s", name, logs)
+		}
+	}
+	r.noPasswordInLogs()
+}
+
+// A primary whose volume is lost after initialisation never comes back
+// empty: it refuses to start, and the standby keeps the data, read-only.
+func TestPostgreSQLReplicationRefusesEmptyPrimary(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	if err := api(t).Create(ctx, pgReplicationApp(ns, "vault", 2)); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, ns, "vault", plinthv1.ApplicationRunning, toRunning)
+	r := newPGRepl(t, ns, "vault")
+	r.write(1, "kept")
+	r.checkTopology(2, map[int]string{1: "kept"})
+
+	// Lose the primary's volume: delete its PVC, then its pod.
+	primary, standby := naming.Pod(r.ws, 0), naming.Pod(r.ws, 1)
+	before := r.pod(primary)
+	if err := client.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, naming.PVC("data", primary), metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.CoreV1().Pods(ns).Delete(ctx, primary, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Minute, func() error {
+		p := r.pod(primary)
+		if p == nil || p.UID == before.UID {
+			return fmt.Errorf("pod %s not recreated yet", primary)
+		}
+		if logs := r.logs(primary); !strings.Contains(logs, "refusing to start") {
+			return fmt.Errorf("%s does not refuse yet:\n%s", primary, logs)
+		}
+		return nil
+	})
+	ws := &plinthv1.WorkloadSet{}
+	if err := api(t).Get(ctx, crclient.ObjectKey{Namespace: ns, Name: r.ws}, ws); err != nil {
+		t.Fatal(err)
+	}
+	if ws.Status.Primary != primary || !ws.Status.Initialized {
+		t.Errorf("WorkloadSet status primary %q initialized %v, want %s and true", ws.Status.Primary, ws.Status.Initialized, primary)
+	}
+	// Nothing became writable; the standby still serves the row.
+	sp := r.pod(standby)
+	addr := net.JoinHostPort(sp.Status.PodIP, "5432")
+	eventually(t, time.Minute, func() error {
+		rec, err := r.query(addr, "SELECT pg_is_in_recovery()::text")
+		if err != nil || rec != "true" {
+			return fmt.Errorf("standby in recovery: %q %v", rec, err)
+		}
+		item, err := r.query(addr, "SELECT item FROM orders WHERE id = 1")
+		if err != nil || item != "kept" {
+			return fmt.Errorf("row on the standby: %q %v", item, err)
+		}
+		return nil
+	})
+	if p := r.pod(primary); p != nil && p.Status.PodIP != "" {
+		if _, err := r.query(net.JoinHostPort(p.Status.PodIP, "5432"), "SELECT 'up'"); err == nil {
+			t.Errorf("the primary with the empty volume answers queries")
+		}
+	}
+}
+
+// pod is the named pod, or nil.
+func (r *pgRepl) pod(name string) *corev1.Pod {
+	r.t.Helper()
+	for _, p := range r.pods() {
+		if p.Name == name {
+			return &p
+		}
+	}
+	return nil
+}
+
+// logs is what the postgresql container of a pod printed ("" when none).
+func (r *pgRepl) logs(pod string) string {
+	raw, err := client.CoreV1().Pods(r.ns).GetLogs(pod, &corev1.PodLogOptions{Container: "postgresql"}).DoRaw(context.Background())
+	if err != nil {
+		return ""
+	}
+	return string(raw)
+}
+
+// noPasswordInLogs checks that no container of the Application's pods
+// printed the password (start.sh, pg_basebackup, postgres, the agents).
+func (r *pgRepl) noPasswordInLogs() {
+	r.t.Helper()
+	for _, p := range r.pods() {
+		for _, c := range p.Spec.Containers {
+			raw, err := client.CoreV1().Pods(r.ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: c.Name}).DoRaw(context.Background())
+			if err != nil {
+				r.t.Errorf("logs of %s/%s: %v", p.Name, c.Name, err)
+				continue
+			}
+			if strings.Contains(string(raw), r.password) {
+				r.t.Errorf("the logs of %s/%s contain the password", p.Name, c.Name)
+			}
+			if c.Name == "postgresql" && p.Name != naming.Pod(r.ws, 0) && !strings.Contains(string(raw), "starting as a standby") {
+				r.t.Errorf("%s/%s did not log how it started:\n%s", p.Name, c.Name, raw)
+			}
+		}
+	}
+}
+
+// Killing the leaders of the component- and workloadset-controllers while a
+// replicated PostgreSQL bootstraps (the first right after the Application is
+// created, the second once the first pod exists): it converges with exactly
+// one primary, the bootstrap designation (ordinal 0).
+func TestPostgreSQLReplicationBootstrapSurvivesControllerRestarts(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	leader := func(c string) string {
+		lease, err := client.CoordinationV1().Leases("plinth-system").Get(ctx, c+".plinth.io", metav1.GetOptions{})
+		if err != nil || lease.Spec.HolderIdentity == nil {
+			t.Fatalf("lease of %s: %v", c, err)
+		}
+		return strings.SplitN(*lease.Spec.HolderIdentity, "_", 2)[0]
+	}
+	kill := func(c, pod string) {
+		zero := int64(0)
+		t.Logf("killing the leader of %s: pod %s", c, pod)
+		if err := client.CoreV1().Pods("plinth-system").Delete(ctx, pod, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+			t.Fatalf("deleting %s: %v", pod, err)
+		}
+	}
+	componentLeader, workloadSetLeader := leader("component-controller"), leader("workloadset-controller")
+	if err := api(t).Create(ctx, pgReplicationApp(ns, "boot", 3)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	kill("component-controller", componentLeader)
+	r := &pgRepl{t: t, ns: ns, app: "boot"}
+	eventually(t, 2*time.Minute, func() error {
+		if len(r.pods()) == 0 {
+			return fmt.Errorf("no pod yet")
+		}
+		return nil
+	})
+	t.Logf("pods while killing the workloadset-controller's leader: %d", len(r.pods()))
+	kill("workloadset-controller", workloadSetLeader)
+	waitPhase(t, ns, "boot", plinthv1.ApplicationRunning, toRunning)
+	t.Logf("postgresql replication 1+2 with its controllers' leaders killed: Running after %s", time.Since(start).Round(time.Second))
+	r = newPGRepl(t, ns, "boot")
+	r.write(1, "after-takeover")
+	r.checkTopology(3, map[int]string{1: "after-takeover"})
+	ws := &plinthv1.WorkloadSet{}
+	if err := api(t).Get(ctx, crclient.ObjectKey{Namespace: ns, Name: r.ws}, ws); err != nil {
+		t.Fatal(err)
+	}
+	if want := naming.Pod(r.ws, 0); ws.Status.Primary != want || !ws.Status.Initialized {
+		t.Errorf("WorkloadSet status primary %q initialized %v, want %s and true", ws.Status.Primary, ws.Status.Initialized, want)
+	}
+	waitControllersAvailable(t)
+}
