@@ -3,7 +3,7 @@
 
 LOCAL_CLUSTER := bin/local-cluster
 CLUSTER_KUBE_BINS := kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kubelet kube-proxy coredns
-E2E_TIMEOUT ?= 15m
+E2E_TIMEOUT ?= 30m
 # Extra flags for the e2e test binary, e.g. E2E_FLAGS='-test.run Redis'.
 E2E_FLAGS ?=
 LOCAL_OVERLAY := deploy/kustomize/overlays/local
