@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -107,6 +108,9 @@ func runChain(b *testing.B, n int) {
 	go standInKubelet(ctx, kc, ns)
 
 	start := time.Now()
+	if dir := os.Getenv("PLINTH_BENCH_PROFILE"); dir != "" {
+		go profile(ctx, b, dir, n, kc, procs)
+	}
 	for i := 0; i < n; i++ {
 		if err := c.Create(ctx, application(ns, fmt.Sprintf("app-%d", i))); err != nil {
 			b.Fatal(err)
@@ -136,9 +140,13 @@ func runChain(b *testing.B, n int) {
 
 	var requests float64
 	var peakRSS int64
-	for _, p := range procs {
-		requests += scrapeRequests(b, p.metrics)
+	for i, p := range procs {
+		m := scrapeMetrics(b, p.metrics)
+		requests += m.requests
 		peakRSS += peakRSSKiB(p.cmd.Process.Pid)
+		b.Logf("%s-controller: %.1f requests per app %v, %d reconciles of %.0f ms on average, peak RSS %.0f MiB",
+			controllers[i], m.requests/float64(n), m.byMethod, int(m.reconciles), 1000*m.reconcileSeconds/max(m.reconciles, 1),
+			float64(peakRSSKiB(p.cmd.Process.Pid))/1024)
 	}
 	// The floor runs alone: the controllers would otherwise reconcile its objects.
 	stopControllers(procs)
@@ -198,8 +206,8 @@ func buildControllers(b *testing.B, root string) map[string]string {
 }
 
 type controllerProc struct {
-	cmd     *exec.Cmd
-	metrics string
+	cmd            *exec.Cmd
+	metrics, pprof string
 }
 
 func freePort(b *testing.B) string {
@@ -214,10 +222,10 @@ func freePort(b *testing.B) string {
 func startControllers(b *testing.B, bins map[string]string, kubeconfig string) []controllerProc {
 	var procs []controllerProc
 	for _, c := range controllers {
-		metrics := freePort(b)
+		metrics, pprof := freePort(b), freePort(b)
 		cmd := exec.Command(bins[c],
 			"--leader-elect=false", "--log-level=error",
-			"--metrics-bind-address="+metrics, "--health-probe-bind-address="+freePort(b),
+			"--metrics-bind-address="+metrics, "--health-probe-bind-address="+freePort(b), "--pprof-bind-address="+pprof,
 			"--kube-api-qps="+strconv.Itoa(benchQPS), "--kube-api-burst="+strconv.Itoa(benchBurst),
 			"--plinth-image=localhost/plinth/plinth:bench")
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
@@ -226,7 +234,7 @@ func startControllers(b *testing.B, bins map[string]string, kubeconfig string) [
 			stopControllers(procs)
 			b.Fatal(err)
 		}
-		procs = append(procs, controllerProc{cmd: cmd, metrics: metrics})
+		procs = append(procs, controllerProc{cmd: cmd, metrics: metrics, pprof: pprof})
 	}
 	return procs
 }
@@ -241,28 +249,48 @@ func stopControllers(procs []controllerProc) {
 	}
 }
 
-// scrapeRequests sums client-go's rest_client_requests_total of a controller.
-func scrapeRequests(b *testing.B, addr string) float64 {
+// controllerMetrics are a controller's API requests (client-go's
+// rest_client_requests_total, in all and by method) and its reconciles
+// (controller-runtime's count and total time).
+type controllerMetrics struct {
+	requests                     float64
+	byMethod                     map[string]float64
+	reconciles, reconcileSeconds float64
+}
+
+func scrapeMetrics(b *testing.B, addr string) controllerMetrics {
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var sum float64
+	m := controllerMetrics{byMethod: map[string]float64{}}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "rest_client_requests_total{") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
 			continue
 		}
-		f := strings.Fields(line)
 		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		if err == nil {
-			sum += v
+		if err != nil {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(line, "rest_client_requests_total{"):
+			m.requests += v
+			if _, rest, ok := strings.Cut(line, `method="`); ok {
+				method, _, _ := strings.Cut(rest, `"`)
+				m.byMethod[method] += v
+			}
+		case strings.HasPrefix(line, "controller_runtime_reconcile_time_seconds_sum{"):
+			m.reconcileSeconds += v
+		case strings.HasPrefix(line, "controller_runtime_reconcile_time_seconds_count{"):
+			m.reconciles += v
 		}
 	}
-	return sum
+	return m
 }
 
 // peakRSSKiB is a process's peak resident set (VmHWM).
@@ -437,4 +465,44 @@ func dumpState(ctx context.Context, b *testing.B, c client.Client, kc kubernetes
 	for _, p := range pods.Items {
 		b.Logf("pod %s: phase %q conditions %+v", p.Name, p.Status.Phase, p.Status.Conditions)
 	}
+}
+
+// profile writes 30 s CPU profiles of the API server and of each controller,
+// taken together from 10 s after the first Application is created, into
+// dir/apps=N-NAME.pprof (PLINTH_BENCH_PROFILE=dir).
+func profile(ctx context.Context, b *testing.B, dir string, n int, kc kubernetes.Interface, procs []controllerProc) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(10 * time.Second):
+	}
+	save := func(name string, data []byte, err error) {
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, fmt.Sprintf("apps=%d-%s.pprof", n, name)), data, 0o644)
+		}
+		if err != nil && ctx.Err() == nil {
+			b.Logf("profile of %s: %v", name, err)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(1 + len(procs))
+	go func() {
+		defer wg.Done()
+		data, err := kc.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "30").DoRaw(ctx)
+		save("kube-apiserver", data, err)
+	}()
+	for i, p := range procs {
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get("http://" + p.pprof + "/debug/pprof/profile?seconds=30")
+			if err != nil {
+				save(controllers[i], nil, err)
+				return
+			}
+			defer resp.Body.Close()
+			data, err := io.ReadAll(resp.Body)
+			save(controllers[i], data, err)
+		}()
+	}
+	wg.Wait()
 }
