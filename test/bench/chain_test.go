@@ -479,13 +479,18 @@ func dumpState(ctx context.Context, b *testing.B, c client.Client, kc kubernetes
 }
 
 // profile writes 30 s CPU profiles of the API server and of each controller,
-// taken together from 10 s after the first Application is created, into
-// dir/apps=N-NAME.pprof (PLINTH_BENCH_PROFILE=dir).
+// taken together from PLINTH_BENCH_PROFILE_AFTER (default 10 s) after the
+// first Application is created, into dir/apps=N-NAME.pprof
+// (PLINTH_BENCH_PROFILE=dir).
 func profile(ctx context.Context, b *testing.B, dir string, n int, kc kubernetes.Interface, procs []controllerProc) {
+	after, err := time.ParseDuration(os.Getenv("PLINTH_BENCH_PROFILE_AFTER"))
+	if err != nil {
+		after = 10 * time.Second
+	}
 	select {
 	case <-ctx.Done():
 		return
-	case <-time.After(10 * time.Second):
+	case <-time.After(after):
 	}
 	save := func(name string, data []byte, err error) {
 		if err == nil {
