@@ -11,11 +11,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 )
 
 // AnnotationDesiredHash is set by ApplyIfChanged on every object it applies:
 // a hash of the object as the controller last wanted it.
-const AnnotationDesiredHash = "plinth.io/desired-hash"
+const AnnotationDesiredHash = plinthv1.AnnotationDesiredHash
 
 // ApplyIfChanged applies obj like Apply, unless Client's reader (the
 // manager's informer cache) already holds the object as it would be after the
