@@ -143,22 +143,14 @@ func runChain(b *testing.B, n int) {
 		}
 		if time.Since(start) > waitLimit() {
 			dumpState(ctx, b, c, kc, ns)
+			logControllers(b, procs, n)
 			b.Fatalf("only %d of %d Applications Running after %s", running, n, waitLimit())
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
 	chain := time.Since(start)
 
-	var requests float64
-	var peakRSS int64
-	for i, p := range procs {
-		m := scrapeMetrics(b, p.metrics)
-		requests += m.requests
-		peakRSS += peakRSSKiB(p.cmd.Process.Pid)
-		b.Logf("%s-controller: %.1f requests per app %v, %d reconciles of %.0f ms on average, peak RSS %.0f MiB",
-			controllers[i], m.requests/float64(n), m.byMethod, int(m.reconciles), 1000*m.reconcileSeconds/max(m.reconciles, 1),
-			float64(peakRSSKiB(p.cmd.Process.Pid))/1024)
-	}
+	requests, peakRSS := logControllers(b, procs, n)
 	// The floor runs alone: the controllers would otherwise reconcile its objects.
 	stopControllers(procs)
 	objects := objectsOf(ctx, b, c, ns, "app-0")
@@ -258,6 +250,20 @@ func stopControllers(procs []controllerProc) {
 		_ = p.cmd.Process.Kill()
 		_ = p.cmd.Wait()
 	}
+}
+
+// logControllers logs each controller's requests per Application, reconciles
+// and peak RSS, and returns the requests and peak RSS of all three.
+func logControllers(b *testing.B, procs []controllerProc, n int) (requests float64, peakRSS int64) {
+	for i, p := range procs {
+		m := scrapeMetrics(b, p.metrics)
+		rss := peakRSSKiB(p.cmd.Process.Pid)
+		requests += m.requests
+		peakRSS += rss
+		b.Logf("%s-controller: %.1f requests per app %v, %d reconciles of %.0f ms on average, peak RSS %.0f MiB",
+			controllers[i], m.requests/float64(n), m.byMethod, int(m.reconciles), 1000*m.reconcileSeconds/max(m.reconciles, 1), float64(rss)/1024)
+	}
+	return requests, peakRSS
 }
 
 // controllerMetrics are a controller's API requests (client-go's
