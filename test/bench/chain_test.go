@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -144,6 +145,7 @@ func runChain(b *testing.B, n int) {
 		if time.Since(start) > waitLimit() {
 			dumpState(ctx, b, c, kc, ns)
 			logControllers(b, procs, n)
+			logAPIServer(ctx, b, kc)
 			b.Fatalf("only %d of %d Applications Running after %s", running, n, waitLimit())
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -151,6 +153,7 @@ func runChain(b *testing.B, n int) {
 	chain := time.Since(start)
 
 	requests, peakRSS := logControllers(b, procs, n)
+	logAPIServer(ctx, b, kc)
 	// The floor runs alone: the controllers would otherwise reconcile its objects.
 	stopControllers(procs)
 	objects := objectsOf(ctx, b, c, ns, "app-0")
@@ -264,6 +267,66 @@ func logControllers(b *testing.B, procs []controllerProc, n int) (requests float
 			controllers[i], m.requests/float64(n), m.byMethod, int(m.reconciles), 1000*m.reconcileSeconds/max(m.reconciles, 1), float64(rss)/1024)
 	}
 	return requests, peakRSS
+}
+
+// logAPIServer logs the requests the API server spent most time on
+// (apiserver_request_duration_seconds by verb, resource and subresource):
+// where a slow chain waits.
+func logAPIServer(ctx context.Context, b *testing.B, kc kubernetes.Interface) {
+	raw, err := kc.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		b.Logf("API server metrics: %v", err)
+		return
+	}
+	type stat struct{ seconds, count float64 }
+	stats := map[string]*stat{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		name, rest, ok := strings.Cut(line, "{")
+		if !ok || (name != "apiserver_request_duration_seconds_sum" && name != "apiserver_request_duration_seconds_count") {
+			continue
+		}
+		labels, value, _ := strings.Cut(rest, "} ")
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			continue
+		}
+		key := label(labels, "verb") + " " + label(labels, "resource")
+		if sub := label(labels, "subresource"); sub != "" {
+			key += "/" + sub
+		}
+		if label(labels, "verb") == "WATCH" {
+			continue // open for the whole run
+		}
+		st := stats[key]
+		if st == nil {
+			st = &stat{}
+			stats[key] = st
+		}
+		if name == "apiserver_request_duration_seconds_sum" {
+			st.seconds += v
+		} else {
+			st.count += v
+		}
+	}
+	keys := make([]string, 0, len(stats))
+	for k := range stats {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return stats[keys[i]].seconds > stats[keys[j]].seconds })
+	for _, k := range keys[:min(len(keys), 8)] {
+		st := stats[k]
+		b.Logf("API server: %s: %.0f requests, %.0f ms on average", k, st.count, 1000*st.seconds/max(st.count, 1))
+	}
+}
+
+// label is the value of label name in a Prometheus label list.
+func label(labels, name string) string {
+	_, rest, ok := strings.Cut(","+labels, ","+name+`="`)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, `"`)
+	return v
 }
 
 // controllerMetrics are a controller's API requests (client-go's
