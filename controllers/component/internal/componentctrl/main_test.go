@@ -5,9 +5,7 @@ package componentctrl_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,44 +26,7 @@ import (
 var (
 	env   *testenv.Env
 	clock = &testClock{}
-	// writes records every write the controller sends to the API server.
-	writes = &writeLog{}
 )
-
-// writeLog records the controller's writes (every request but GET) as
-// "METHOD path".
-type writeLog struct {
-	mu  sync.Mutex
-	log []string
-}
-
-func (w *writeLog) wrap(rt http.RoundTripper) http.RoundTripper {
-	return roundTripper(func(req *http.Request) (*http.Response, error) {
-		if req.Method != http.MethodGet {
-			w.mu.Lock()
-			w.log = append(w.log, req.Method+" "+req.URL.Path)
-			w.mu.Unlock()
-		}
-		return rt.RoundTrip(req)
-	})
-}
-
-// since returns the writes after the first n whose path contains part, and the
-// count of all writes.
-func (w *writeLog) since(n int, part string) (matching []string, total int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, l := range w.log[n:] {
-		if _, path, _ := strings.Cut(l, " "); strings.Contains(path, part) {
-			matching = append(matching, l)
-		}
-	}
-	return matching, len(w.log)
-}
-
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 type testClock struct {
 	mu     sync.Mutex

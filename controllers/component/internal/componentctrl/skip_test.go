@@ -2,6 +2,9 @@ package componentctrl_test
 
 import (
 	"fmt"
+	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +18,44 @@ import (
 	"github.com/plinth-io/plinth/internal/naming"
 	"github.com/plinth-io/plinth/internal/ssa"
 )
+
+// writes records every write the controller sends to the API server.
+var writes = &writeLog{}
+
+// writeLog records the controller's writes (every request but GET) as
+// "METHOD path".
+type writeLog struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (w *writeLog) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(req *http.Request) (*http.Response, error) {
+		if req.Method != http.MethodGet {
+			w.mu.Lock()
+			w.log = append(w.log, req.Method+" "+req.URL.Path)
+			w.mu.Unlock()
+		}
+		return rt.RoundTrip(req)
+	})
+}
+
+// since returns the writes after the first n whose path contains part, and the
+// count of all writes.
+func (w *writeLog) since(n int, part string) (matching []string, total int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, l := range w.log[n:] {
+		if _, path, _ := strings.Cut(l, " "); strings.Contains(path, part) {
+			matching = append(matching, l)
+		}
+	}
+	return matching, len(w.log)
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 // reconciles is how many Component reconciles have finished.
 func reconciles(t *testing.T) float64 {
