@@ -44,13 +44,20 @@ const (
 	benchBurst = 200
 )
 
-// The controllers run with the default --workers (8). More workers do not
-// make the chain latency-tolerant here: the API server allocates ClusterIPs
-// one at a time (kube-apiserver 1.36 holds one lock per allocation while it
-// creates the IPAddress object through its own API), so concurrent Service
-// creations only queue there; with 32 workers per controller Service applies
-// waited up to the API server's 60 s request timeout already at 100
-// Applications, and every timed-out reconcile was retried with backoff.
+// workers is each controller's --workers. The application- and
+// component-controller keep the default 8: more workers do not make them
+// latency-tolerant here, as the API server allocates ClusterIPs one at a time
+// (kube-apiserver 1.36 holds one lock per allocation while it creates the
+// IPAddress object through its own API), so concurrent Service creations only
+// queue there; with 32 workers Service applies waited up to the API server's
+// 60 s request timeout already at 100 Applications, and every timed-out
+// reconcile was retried with backoff. The workloadset-controller gets 32: at
+// a thousand pods the stand-in agents' heartbeats enqueue 100 WorkloadSets a
+// second, and with reconciles waiting about 180 ms on a busy API server 8
+// workers manage about 45 a second, so reports waited in the queue past the
+// staleness limit (three heartbeats) and were rejected as stale.
+var workers = map[string]int{"application": 8, "component": 8, "workloadset": 32}
+
 var controllers = []string{"application", "component", "workloadset"}
 
 func appCounts(b *testing.B) []int {
@@ -229,7 +236,7 @@ func startControllers(b *testing.B, bins map[string]string, kubeconfig string) [
 		metrics, pprof := freePort(b), freePort(b)
 		cmd := exec.Command(bins[c],
 			"--leader-elect=false", "--log-level=error",
-			"--metrics-bind-address="+metrics, "--health-probe-bind-address="+freePort(b), "--pprof-bind-address="+pprof,
+			"--metrics-bind-address="+metrics, "--health-probe-bind-address="+freePort(b), "--pprof-bind-address="+pprof, "--workers="+strconv.Itoa(workers[c]),
 			"--kube-api-qps="+strconv.Itoa(benchQPS), "--kube-api-burst="+strconv.Itoa(benchBurst),
 			"--plinth-image=localhost/plinth/plinth:bench")
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
