@@ -54,8 +54,9 @@ const (
 // reconcile was retried with backoff. The workloadset-controller gets 32: at
 // a thousand pods the stand-in agents' heartbeats enqueue 100 WorkloadSets a
 // second, and with reconciles waiting about 180 ms on a busy API server 8
-// workers manage about 45 a second, so reports waited in the queue past the
-// staleness limit (three heartbeats) and were rejected as stale.
+// workers managed about 45 a second: 787 of 1000 WorkloadSets were queued,
+// and 200 stayed Creating with a running pod whose fresh report they had not
+// taken in.
 var workers = map[string]int{"application": 8, "component": 8, "workloadset": 32}
 
 var controllers = []string{"application", "component", "workloadset"}
