@@ -44,6 +44,10 @@ const (
 	// AnnotationPluginValidation is written by the plugin registry on a
 	// plugin version's manifest ConfigMap: "valid" or the reason it is not.
 	AnnotationPluginValidation = "plinth.io/validation"
+	// AnnotationDesiredHash is written by the controllers on every object
+	// they server-side apply: a hash of the object as they last wanted it,
+	// so that a reconcile that wants nothing new skips the apply.
+	AnnotationDesiredHash = "plinth.io/desired-hash"
 )
 
 // Finalizers Plinth places. Each is removed by its controller once the work it

@@ -52,6 +52,7 @@ func (o *Options) New(cfg *rest.Config, scheme *runtime.Scheme) (manager.Manager
 		Scheme:                        scheme,
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:        o.HealthAddr,
+		PprofBindAddress:              o.PprofAddr,
 		LeaderElection:                o.LeaderElect,
 		LeaderElectionID:              o.Name + ".plinth.io",
 		LeaderElectionNamespace:       o.LeaderElectionNamespace,

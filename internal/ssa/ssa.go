@@ -20,6 +20,15 @@ type Applier struct {
 // Apply server-side-applies obj, controlled by owner when owner is not nil.
 // The server's answer is written back into obj.
 func (a Applier) Apply(ctx context.Context, obj client.Object, owner *metav1.OwnerReference) error {
+	if err := a.prepare(obj, owner); err != nil {
+		return err
+	}
+	return a.patch(ctx, obj)
+}
+
+// prepare makes obj an apply request body: its TypeMeta, owner and no
+// server-kept metadata.
+func (a Applier) prepare(obj client.Object, owner *metav1.OwnerReference) error {
 	if err := a.setTypeMeta(obj); err != nil {
 		return err
 	}
@@ -30,6 +39,10 @@ func (a Applier) Apply(ctx context.Context, obj client.Object, owner *metav1.Own
 	}
 	obj.SetManagedFields(nil)
 	obj.SetResourceVersion("")
+	return nil
+}
+
+func (a Applier) patch(ctx context.Context, obj client.Object) error {
 	//nolint:staticcheck // Patch with client.Apply is the typed SSA path for objects we build whole.
 	if err := a.Client.Patch(ctx, obj, client.Apply, client.FieldOwner(a.FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("applying %s %s/%s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName(), err)

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +43,21 @@ const (
 	benchQPS   = 100
 	benchBurst = 200
 )
+
+// workers is each controller's --workers. The application- and
+// component-controller keep the default 8: more workers do not make them
+// latency-tolerant here, as the API server allocates ClusterIPs one at a time
+// (kube-apiserver 1.36 holds one lock per allocation while it creates the
+// IPAddress object through its own API), so concurrent Service creations only
+// queue there; with 32 workers Service applies waited up to the API server's
+// 60 s request timeout already at 100 Applications, and every timed-out
+// reconcile was retried with backoff. The workloadset-controller gets 32: at
+// a thousand pods the stand-in agents' heartbeats enqueue 100 WorkloadSets a
+// second, and with reconciles waiting about 180 ms on a busy API server 8
+// workers managed about 45 a second: 787 of 1000 WorkloadSets were queued,
+// and 200 stayed Creating with a running pod whose fresh report they had not
+// taken in.
+var workers = map[string]int{"application": 8, "component": 8, "workloadset": 32}
 
 var controllers = []string{"application", "component", "workloadset"}
 
@@ -107,6 +124,9 @@ func runChain(b *testing.B, n int) {
 	go standInKubelet(ctx, kc, ns)
 
 	start := time.Now()
+	if dir := os.Getenv("PLINTH_BENCH_PROFILE"); dir != "" {
+		go profile(ctx, b, dir, n, kc, procs)
+	}
 	for i := 0; i < n; i++ {
 		if err := c.Create(ctx, application(ns, fmt.Sprintf("app-%d", i))); err != nil {
 			b.Fatal(err)
@@ -127,6 +147,10 @@ func runChain(b *testing.B, n int) {
 			break
 		}
 		if time.Since(start) > waitLimit() {
+			// go test shows a benchmark's first lines only: the figures first.
+			b.Logf("only %d of %d Applications Running after %s", running, n, waitLimit())
+			logControllers(b, procs, n)
+			logAPIServer(ctx, b, kc)
 			dumpState(ctx, b, c, kc, ns)
 			b.Fatalf("only %d of %d Applications Running after %s", running, n, waitLimit())
 		}
@@ -134,12 +158,8 @@ func runChain(b *testing.B, n int) {
 	}
 	chain := time.Since(start)
 
-	var requests float64
-	var peakRSS int64
-	for _, p := range procs {
-		requests += scrapeRequests(b, p.metrics)
-		peakRSS += peakRSSKiB(p.cmd.Process.Pid)
-	}
+	requests, peakRSS := logControllers(b, procs, n)
+	logAPIServer(ctx, b, kc) // the chain's requests only: before the floor
 	// The floor runs alone: the controllers would otherwise reconcile its objects.
 	stopControllers(procs)
 	objects := objectsOf(ctx, b, c, ns, "app-0")
@@ -198,8 +218,8 @@ func buildControllers(b *testing.B, root string) map[string]string {
 }
 
 type controllerProc struct {
-	cmd     *exec.Cmd
-	metrics string
+	cmd            *exec.Cmd
+	metrics, pprof string
 }
 
 func freePort(b *testing.B) string {
@@ -214,10 +234,10 @@ func freePort(b *testing.B) string {
 func startControllers(b *testing.B, bins map[string]string, kubeconfig string) []controllerProc {
 	var procs []controllerProc
 	for _, c := range controllers {
-		metrics := freePort(b)
+		metrics, pprof := freePort(b), freePort(b)
 		cmd := exec.Command(bins[c],
 			"--leader-elect=false", "--log-level=error",
-			"--metrics-bind-address="+metrics, "--health-probe-bind-address="+freePort(b),
+			"--metrics-bind-address="+metrics, "--health-probe-bind-address="+freePort(b), "--pprof-bind-address="+pprof, "--workers="+strconv.Itoa(workers[c]),
 			"--kube-api-qps="+strconv.Itoa(benchQPS), "--kube-api-burst="+strconv.Itoa(benchBurst),
 			"--plinth-image=localhost/plinth/plinth:bench")
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
@@ -226,7 +246,7 @@ func startControllers(b *testing.B, bins map[string]string, kubeconfig string) [
 			stopControllers(procs)
 			b.Fatal(err)
 		}
-		procs = append(procs, controllerProc{cmd: cmd, metrics: metrics})
+		procs = append(procs, controllerProc{cmd: cmd, metrics: metrics, pprof: pprof})
 	}
 	return procs
 }
@@ -241,28 +261,122 @@ func stopControllers(procs []controllerProc) {
 	}
 }
 
-// scrapeRequests sums client-go's rest_client_requests_total of a controller.
-func scrapeRequests(b *testing.B, addr string) float64 {
+// logControllers logs each controller's requests per Application, reconciles
+// and peak RSS, and returns the requests and peak RSS of all three.
+func logControllers(b *testing.B, procs []controllerProc, n int) (requests float64, peakRSS int64) {
+	for i, p := range procs {
+		m := scrapeMetrics(b, p.metrics)
+		rss := peakRSSKiB(p.cmd.Process.Pid)
+		requests += m.requests
+		peakRSS += rss
+		b.Logf("%s-controller: %.1f requests per app %v, %d reconciles of %.0f ms on average, peak RSS %.0f MiB",
+			controllers[i], m.requests/float64(n), m.byMethod, int(m.reconciles), 1000*m.reconcileSeconds/max(m.reconciles, 1), float64(rss)/1024)
+	}
+	return requests, peakRSS
+}
+
+// logAPIServer logs the requests the API server spent most time on
+// (apiserver_request_duration_seconds by verb, resource and subresource):
+// where a slow chain waits.
+func logAPIServer(ctx context.Context, b *testing.B, kc kubernetes.Interface) {
+	raw, err := kc.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		b.Logf("API server metrics: %v", err)
+		return
+	}
+	type stat struct{ seconds, count float64 }
+	stats := map[string]*stat{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		name, rest, ok := strings.Cut(line, "{")
+		if !ok || (name != "apiserver_request_duration_seconds_sum" && name != "apiserver_request_duration_seconds_count") {
+			continue
+		}
+		labels, value, _ := strings.Cut(rest, "} ")
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			continue
+		}
+		key := label(labels, "verb") + " " + label(labels, "resource")
+		if sub := label(labels, "subresource"); sub != "" {
+			key += "/" + sub
+		}
+		if label(labels, "verb") == "WATCH" {
+			continue // open for the whole run
+		}
+		st := stats[key]
+		if st == nil {
+			st = &stat{}
+			stats[key] = st
+		}
+		if name == "apiserver_request_duration_seconds_sum" {
+			st.seconds += v
+		} else {
+			st.count += v
+		}
+	}
+	keys := make([]string, 0, len(stats))
+	for k := range stats {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return stats[keys[i]].seconds > stats[keys[j]].seconds })
+	for _, k := range keys[:min(len(keys), 5)] {
+		st := stats[k]
+		b.Logf("API server: %s: %.0f requests, %.0f ms on average", k, st.count, 1000*st.seconds/max(st.count, 1))
+	}
+}
+
+// label is the value of label name in a Prometheus label list.
+func label(labels, name string) string {
+	_, rest, ok := strings.Cut(","+labels, ","+name+`="`)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, `"`)
+	return v
+}
+
+// controllerMetrics are a controller's API requests (client-go's
+// rest_client_requests_total, in all and by method) and its reconciles
+// (controller-runtime's count and total time).
+type controllerMetrics struct {
+	requests                     float64
+	byMethod                     map[string]float64
+	reconciles, reconcileSeconds float64
+}
+
+func scrapeMetrics(b *testing.B, addr string) controllerMetrics {
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var sum float64
+	m := controllerMetrics{byMethod: map[string]float64{}}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "rest_client_requests_total{") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
 			continue
 		}
-		f := strings.Fields(line)
 		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		if err == nil {
-			sum += v
+		if err != nil {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(line, "rest_client_requests_total{"):
+			m.requests += v
+			if _, rest, ok := strings.Cut(line, `method="`); ok {
+				method, _, _ := strings.Cut(rest, `"`)
+				m.byMethod[method] += v
+			}
+		case strings.HasPrefix(line, "controller_runtime_reconcile_time_seconds_sum{"):
+			m.reconcileSeconds += v
+		case strings.HasPrefix(line, "controller_runtime_reconcile_time_seconds_count{"):
+			m.reconciles += v
 		}
 	}
-	return sum
+	return m
 }
 
 // peakRSSKiB is a process's peak resident set (VmHWM).
@@ -437,4 +551,49 @@ func dumpState(ctx context.Context, b *testing.B, c client.Client, kc kubernetes
 	for _, p := range pods.Items {
 		b.Logf("pod %s: phase %q conditions %+v", p.Name, p.Status.Phase, p.Status.Conditions)
 	}
+}
+
+// profile writes 30 s CPU profiles of the API server and of each controller,
+// taken together from PLINTH_BENCH_PROFILE_AFTER (default 10 s) after the
+// first Application is created, into dir/apps=N-NAME.pprof
+// (PLINTH_BENCH_PROFILE=dir).
+func profile(ctx context.Context, b *testing.B, dir string, n int, kc kubernetes.Interface, procs []controllerProc) {
+	after, err := time.ParseDuration(os.Getenv("PLINTH_BENCH_PROFILE_AFTER"))
+	if err != nil {
+		after = 10 * time.Second
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(after):
+	}
+	save := func(name string, data []byte, err error) {
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, fmt.Sprintf("apps=%d-%s.pprof", n, name)), data, 0o644)
+		}
+		if err != nil && ctx.Err() == nil {
+			b.Logf("profile of %s: %v", name, err)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(1 + len(procs))
+	go func() {
+		defer wg.Done()
+		data, err := kc.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "30").DoRaw(ctx)
+		save("kube-apiserver", data, err)
+	}()
+	for i, p := range procs {
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get("http://" + p.pprof + "/debug/pprof/profile?seconds=30")
+			if err != nil {
+				save(controllers[i], nil, err)
+				return
+			}
+			defer resp.Body.Close()
+			data, err := io.ReadAll(resp.Body)
+			save(controllers[i], data, err)
+		}()
+	}
+	wg.Wait()
 }

@@ -10,11 +10,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/internal/conditions"
+	"github.com/plinth-io/plinth/internal/ssa"
 )
 
 // A valid standalone Redis Application gets its Component, its credentials
@@ -95,6 +97,23 @@ func TestStandaloneRedis(t *testing.T) {
 	waitForPhase(t, ns, "cache", plinthv1.ApplicationUpdating)
 	setComponentStatus(t, ns, "cache-redis", plinthv1.ComponentRunning, 1)
 	waitForPhase(t, ns, "cache", plinthv1.ApplicationRunning)
+
+	// A Component someone else changed is put back, although the
+	// application-controller skips applies the cache shows it needs not make.
+	comp = waitForComponent(t, ns, "cache-redis", nil)
+	if comp.Annotations[ssa.AnnotationDesiredHash] == "" {
+		t.Errorf("Component has no %s annotation: %v", ssa.AnnotationDesiredHash, comp.Annotations)
+	}
+	tamper := []byte(`{"spec":{"parameters":{"maxmemory":"1mb"}}}`)
+	if err := env.Client.Patch(ctx(t), comp, client.RawPatch(types.MergePatchType, tamper), client.FieldOwner("someone-else")); err != nil {
+		t.Fatal(err)
+	}
+	waitForComponent(t, ns, "cache-redis", func(c *plinthv1.Component) error {
+		if c.Spec.Parameters["maxmemory"] != "200mb" {
+			return fmt.Errorf("maxmemory %q", c.Spec.Parameters["maxmemory"])
+		}
+		return nil
+	})
 
 	// Further reconciles never regenerate the passwords.
 	if err := env.Client.Get(ctx(t), client.ObjectKey{Namespace: ns, Name: "cache-credentials"}, secret); err != nil {

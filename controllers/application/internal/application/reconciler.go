@@ -23,6 +23,7 @@ import (
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/internal/conditions"
 	"github.com/plinth-io/plinth/internal/naming"
+	"github.com/plinth-io/plinth/internal/ssa"
 	"github.com/plinth-io/plinth/pluginregistry"
 )
 
@@ -307,7 +308,7 @@ func (r *Reconciler) applyComponents(ctx context.Context, s *scope) (ctrl.Result
 		log.V(1).Info("applying Component", "component", desired.Name)
 		applied, err := r.apply(ctx, desired)
 		if err != nil {
-			return ctrl.Result{}, true, fmt.Errorf("applying Component %s: %w", desired.Name, err)
+			return ctrl.Result{}, true, err // names the Component
 		}
 		s.components = append(s.components, applied)
 	}
@@ -333,20 +334,14 @@ func (r *Reconciler) applyComponents(ctx context.Context, s *scope) (ctrl.Result
 	return ctrl.Result{}, false, nil
 }
 
-// apply server-side applies a Component and returns it as stored.
+// apply server-side applies a Component, unless the cache already holds it
+// as desired, and returns it as stored.
 func (r *Reconciler) apply(ctx context.Context, c *plinthv1.Component) (*plinthv1.Component, error) {
-	u, err := toApplyObject(c, "status")
-	if err != nil {
+	a := ssa.Applier{Client: r.Client, FieldManager: FieldManager}
+	if _, err := a.ApplyIfChanged(ctx, c, nil); err != nil {
 		return nil, err
 	}
-	if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
-		return nil, err
-	}
-	out := &plinthv1.Component{}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return c, nil
 }
 
 // toApplyObject turns a typed object into an apply request body, without the

@@ -8,6 +8,10 @@
 // status into the Component's.
 //
 // Children are built by pure desired<Kind> functions and applied with
-// server-side apply under one field manager; status is written once per
-// reconcile.
+// server-side apply under one field manager, and only when the informer cache
+// shows the apply would change something (ssa.Applier.ApplyIfChanged: the
+// child's plinth.io/desired-hash annotation and every applied field); every
+// kind is watched, so a child changed by someone else is reconciled and put
+// back. A reconcile of an unchanged Component writes nothing. Status is
+// written once per reconcile, when it changed.
 package componentctrl

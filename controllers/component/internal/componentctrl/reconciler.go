@@ -183,7 +183,7 @@ func (r *Reconciler) reconcileConfig(ctx context.Context, in *inputs) error {
 		return &renderError{err}
 	}
 	for _, o := range []client.Object{cm, rt} {
-		if err := r.apply.Apply(ctx, o, r.ownerRef(in.comp)); err != nil {
+		if _, err := r.apply.ApplyIfChanged(ctx, o, r.ownerRef(in.comp)); err != nil {
 			return err
 		}
 	}
@@ -196,7 +196,7 @@ func (r *Reconciler) reconcileServices(ctx context.Context, in *inputs) error {
 		return &renderError{err}
 	}
 	for _, s := range svcs {
-		if err := r.apply.Apply(ctx, s, r.ownerRef(in.comp)); err != nil {
+		if _, err := r.apply.ApplyIfChanged(ctx, s, r.ownerRef(in.comp)); err != nil {
 			return err
 		}
 	}
@@ -206,7 +206,7 @@ func (r *Reconciler) reconcileServices(ctx context.Context, in *inputs) error {
 func (r *Reconciler) reconcileAgentRBAC(ctx context.Context, in *inputs) error {
 	sa, role, rb := desiredAgentRBAC(in)
 	for _, o := range []client.Object{sa, role, rb} {
-		if err := r.apply.Apply(ctx, o, r.ownerRef(in.comp)); err != nil {
+		if _, err := r.apply.ApplyIfChanged(ctx, o, r.ownerRef(in.comp)); err != nil {
 			return err
 		}
 	}
@@ -216,13 +216,23 @@ func (r *Reconciler) reconcileAgentRBAC(ctx context.Context, in *inputs) error {
 func (r *Reconciler) reconcilePDB(ctx context.Context, in *inputs) error {
 	pdb := desiredPDB(in)
 	if pdb == nil {
-		stale := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: in.comp.Name, Namespace: in.comp.Namespace}}
+		// Only a PDB the cache holds is deleted: one made since reaches the
+		// cache and reconciles the Component again.
+		stale := &policyv1.PodDisruptionBudget{}
+		err := r.Client.Get(ctx, client.ObjectKey{Name: in.comp.Name, Namespace: in.comp.Namespace}, stale)
+		if apierrors.IsNotFound(err) || (err == nil && !metav1.IsControlledBy(stale, in.comp)) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 		if err := r.Client.Delete(ctx, stale); err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
 		return nil
 	}
-	return r.apply.Apply(ctx, pdb, r.ownerRef(in.comp))
+	_, err := r.apply.ApplyIfChanged(ctx, pdb, r.ownerRef(in.comp))
+	return err
 }
 
 // reconcileWorkloadSets applies one WorkloadSet per shard, removes those of
@@ -236,7 +246,7 @@ func (r *Reconciler) reconcileWorkloadSets(ctx context.Context, in *inputs) ([]p
 	var out []plinthv1.WorkloadSet
 	for _, ws := range desired {
 		want[ws.Name] = true
-		if err := r.apply.Apply(ctx, ws, r.ownerRef(in.comp)); err != nil {
+		if _, err := r.apply.ApplyIfChanged(ctx, ws, r.ownerRef(in.comp)); err != nil {
 			return nil, err
 		}
 		out = append(out, *ws)

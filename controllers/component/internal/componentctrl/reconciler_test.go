@@ -141,14 +141,16 @@ func TestStandaloneRedisIsRendered(t *testing.T) {
 	if client.Spec.Selector[plinthv1.LabelRole] != "primary" || client.Spec.Selector[plinthv1.LabelComponent] != comp.Name {
 		t.Errorf("client Service selector = %v", client.Spec.Selector)
 	}
+	// Applied one after another: the client Service can be there before the others.
 	headless := &corev1.Service{}
 	eventually(t, "headless Service", func() error { return get(t, ns, naming.HeadlessService(comp.Name), headless) })
 	if headless.Spec.ClusterIP != corev1.ClusterIPNone || !headless.Spec.PublishNotReadyAddresses {
 		t.Errorf("headless Service = %+v", headless.Spec)
 	}
 	replicas := &corev1.Service{}
-	if err := get(t, ns, naming.RoleService(comp.Name, "replicas"), replicas); err != nil || replicas.Spec.Selector[plinthv1.LabelRole] != "replica" {
-		t.Errorf("replicas Service: %v %v", err, replicas.Spec.Selector)
+	eventually(t, "replicas Service", func() error { return get(t, ns, naming.RoleService(comp.Name, "replicas"), replicas) })
+	if replicas.Spec.Selector[plinthv1.LabelRole] != "replica" {
+		t.Errorf("replicas Service selector = %v", replicas.Spec.Selector)
 	}
 
 	// The agents may get and patch exactly the component's pods.
