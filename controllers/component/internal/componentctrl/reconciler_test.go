@@ -359,12 +359,18 @@ func TestScalingStoppingAndShards(t *testing.T) {
 		}
 		return nil
 	})
-	// Stopping until the WorkloadSets report they observed the stop.
-	c = &plinthv1.Component{}
-	_ = get(t, ns, comp.Name, c)
-	if c.Status.Phase != plinthv1.ComponentStopping && c.Status.Phase != plinthv1.ComponentStopped {
-		t.Errorf("phase %q while stopping", c.Status.Phase)
-	}
+	// Stopping until the WorkloadSets report they observed the stop (the
+	// status is written at the end of the reconcile that stopped them).
+	eventually(t, "phase Stopping", func() error {
+		c := &plinthv1.Component{}
+		if err := get(t, ns, comp.Name, c); err != nil {
+			return err
+		}
+		if c.Status.Phase != plinthv1.ComponentStopping && c.Status.Phase != plinthv1.ComponentStopped {
+			return errorf("phase %q while stopping", c.Status.Phase)
+		}
+		return nil
+	})
 	for _, n := range names[:2] {
 		w := &plinthv1.WorkloadSet{}
 		if err := get(t, ns, n, w); err != nil {
