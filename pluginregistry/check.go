@@ -368,13 +368,11 @@ func (c *checker) podTemplates() {
 			if d.PodTemplate != t.Name {
 				continue
 			}
-			for _, topo := range c.topologiesOf(d.Name) {
-				ctx := c.sampleContext(d.Name)
-				ctx.Topology = topo
-				if _, err := renderPodTemplate(&c.pv.PodTemplates.Templates[i], ctx); err != nil {
-					c.add(PartPodTemplates, path+".template", "rendering for component %s: %v (topology %s)", d.Name, err, topo)
-					break
-				}
+			if topo, err := c.renderPerTopology(d.Name, func(ctx *Context) error {
+				_, err := renderPodTemplate(&c.pv.PodTemplates.Templates[i], ctx)
+				return err
+			}); err != nil {
+				c.add(PartPodTemplates, path+".template", "rendering for component %s: %v (topology %s)", d.Name, err, topo)
 			}
 		}
 	}
@@ -401,13 +399,11 @@ func (c *checker) params() {
 				c.add(PartParams, fp+".name", "config file %q is declared twice", f.Name)
 			}
 			files[f.Name] = true
-			for _, topo := range c.topologiesOf(cp.Component) {
-				ctx := c.sampleContext(cp.Component)
-				ctx.Topology = topo
-				if _, err := Render(f.Name, f.Template, ctx); err != nil {
-					c.add(PartParams, fp+".template", "%v (topology %s)", err, topo)
-					break
-				}
+			if topo, err := c.renderPerTopology(cp.Component, func(ctx *Context) error {
+				_, err := Render(f.Name, f.Template, ctx)
+				return err
+			}); err != nil {
+				c.add(PartParams, fp+".template", "%v (topology %s)", err, topo)
 			}
 		}
 	}
@@ -597,23 +593,28 @@ func (c *checker) checkStep(path string, st Step, t OperationTemplate) {
 	}
 }
 
-// topologiesOf lists the topologies that use component (templates may
-// branch on .Topology, so lint renders them once per topology), or the
-// sample topology when none does.
-func (c *checker) topologiesOf(component string) []string {
-	var out []string
+// renderPerTopology calls render with the component's sample context once
+// per topology that uses the component (templates may branch on .Topology),
+// or once with the sample topology when none does. It returns the first
+// failure and the topology it happened in.
+func (c *checker) renderPerTopology(component string, render func(*Context) error) (string, error) {
+	var topos []string
 	for _, t := range c.pv.Components.Topologies {
-		for _, tc := range t.Components {
-			if tc.Name == component {
-				out = append(out, t.Name)
-				break
-			}
+		if slices.ContainsFunc(t.Components, func(tc TopologyComponent) bool { return tc.Name == component }) {
+			topos = append(topos, t.Name)
 		}
 	}
-	if len(out) == 0 {
-		out = append(out, "sample")
+	if len(topos) == 0 {
+		topos = append(topos, "sample")
 	}
-	return out
+	for _, topo := range topos {
+		ctx := c.sampleContext(component)
+		ctx.Topology = topo
+		if err := render(ctx); err != nil {
+			return topo, err
+		}
+	}
+	return "", nil
 }
 
 // sampleContext is the context lint renders templates with: every field set,
