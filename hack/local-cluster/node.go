@@ -302,7 +302,9 @@ func (c *Cluster) waitFor(ctx context.Context, name string, timeout time.Duratio
 		if last = check(); last == nil {
 			return nil
 		}
-		if pid, err := readPID(c.pidFile(name)); err == nil && !c.alive(pid) {
+		// A process this run just started: whether it still runs (its
+		// command line may not be its own yet, see running).
+		if pid, err := readPID(c.pidFile(name)); err == nil && !running(pid) {
 			return fmt.Errorf("%s exited; last lines of %s:\n%s", name, c.logFile(name), tail(c.logFile(name), 15))
 		}
 		if time.Now().After(deadline) {
@@ -539,16 +541,28 @@ func readPID(file string) (int, error) {
 // alive reports whether pid runs and is one of this cluster's processes (its
 // command line names the state dir), so a recycled PID is never signalled.
 func (c *Cluster) alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || len(b) == 0 {
+	if !running(pid) {
 		return false
 	}
-	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-		if f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(f) > 0 && f[0] == "Z" {
-			return false
-		}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && strings.Contains(string(b), c.State)
+}
+
+// running says whether process pid exists and is not a zombie. Unlike alive
+// it does not look at the command line, which is still this program's own
+// between the fork and the exec of a process just started (a window that
+// grows long on a loaded machine).
+func running(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil || len(stat) == 0 {
+		return false
 	}
-	return strings.Contains(string(b), c.State)
+	i := strings.LastIndexByte(string(stat), ')')
+	if i < 0 {
+		return false
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	return len(f) > 0 && f[0] != "Z"
 }
 
 func tail(file string, n int) string {
