@@ -17,6 +17,7 @@ import (
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/internal/conditions"
+	mwt "github.com/plinth-io/plinth/internal/middlewaretest"
 	"github.com/plinth-io/plinth/internal/naming"
 )
 
@@ -162,18 +163,11 @@ func slotsByPod(rc *redisCluster, ns, app, pod string) (map[string]int, int, err
 		if !strings.Contains(f[2], "master") {
 			continue
 		}
-		for _, r := range f[8:] {
-			if strings.HasPrefix(r, "[") {
-				return nil, 0, fmt.Errorf("slot %s of %s is open", r, name)
-			}
-			lo, hi, found := strings.Cut(r, "-")
-			a, _ := strconv.Atoi(lo)
-			b := a
-			if found {
-				b, _ = strconv.Atoi(hi)
-			}
-			out[name] += b - a + 1
+		n, err := mwt.CountSlots(f[8:])
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %v", name, err)
 		}
+		out[name] += n
 	}
 	return out, known, nil
 }

@@ -1,6 +1,7 @@
 package plugins_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -115,14 +116,38 @@ func runBootstrap(t *testing.T, argv []string) (string, error) {
 // killed whole when timeout passes.
 func runAction(t *testing.T, argv []string, timeout time.Duration) (string, error) {
 	t.Helper()
+	return runActionUntil(t, argv, timeout, "")
+}
+
+// runActionUntil is runAction that also kills the process group as soon
+// as the output has a line starting with cut (when cut is not empty).
+func runActionUntil(t *testing.T, argv []string, timeout time.Duration, cut string) (string, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.Env = append(os.Environ(), "REDISCLI_AUTH="+password)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Close()
+	var out strings.Builder
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if cut != "" && strings.HasPrefix(sc.Text(), cut) {
+			cancel()
+		}
+	}
+	_ = r.Close()
+	return out.String(), cmd.Wait()
 }
 
 // clusterNode is one line of CLUSTER NODES.
