@@ -181,7 +181,14 @@ func (c *checker) components() {
 				c.add(PartComponents, tp+".workloadsets", "per-shard needs a shards range")
 			}
 			if tc.Bootstrap != nil {
-				c.checkBootstrap(tp+".bootstrap.action", tc.Bootstrap.Action, def)
+				c.checkBootstrap(tp+".bootstrap.action", "bootstrap", tc.Bootstrap.Action, def)
+			}
+			if tc.Reshard != nil {
+				if tc.WorkloadSets != WorkloadSetsPerShard || tc.Bootstrap == nil {
+					c.add(PartComponents, tp+".reshard", "reshard needs workloadsets: per-shard and a bootstrap action (it changes the shards of a formed cluster)")
+				}
+				c.checkBootstrap(tp+".reshard.scaleOut.action", "reshard", tc.Reshard.ScaleOut.Action, def)
+				c.checkBootstrap(tp+".reshard.scaleIn.action", "reshard", tc.Reshard.ScaleIn.Action, def)
 			}
 			for k, st := range tc.Switchover {
 				sp := fmt.Sprintf("%s.switchover[%d]", tp, k)
@@ -224,10 +231,10 @@ func (c *checker) servedAction(path, name string, def *ComponentDef) *Action {
 	return a
 }
 
-// checkBootstrap: the bootstrap action exists, is served by the component's
-// pods, declares the parameters the component-controller passes and requires
-// no other.
-func (c *checker) checkBootstrap(path, name string, def *ComponentDef) {
+// checkBootstrap: the bootstrap (or reshard: kind) action exists, is served
+// by the component's pods, declares the parameters the component-controller
+// passes and requires no other.
+func (c *checker) checkBootstrap(path, kind, name string, def *ComponentDef) {
 	a := c.servedAction(path, name, def)
 	if a == nil {
 		return
@@ -240,12 +247,12 @@ func (c *checker) checkBootstrap(path, name string, def *ComponentDef) {
 	for _, n := range BootstrapParameters {
 		passed[n] = true
 		if !declared[n] {
-			c.add(PartComponents, path, "bootstrap action %s must declare the parameter %q (the component-controller passes %s)", name, n, strings.Join(BootstrapParameters, ", "))
+			c.add(PartComponents, path, "%s action %s must declare the parameter %q (the component-controller passes %s)", kind, name, n, strings.Join(BootstrapParameters, ", "))
 		}
 	}
 	for _, p := range a.Parameters {
 		if p.Required && !passed[p.Name] {
-			c.add(PartComponents, path, "bootstrap action %s requires the parameter %q, which the component-controller never passes (it passes %s)", name, p.Name, strings.Join(BootstrapParameters, ", "))
+			c.add(PartComponents, path, "%s action %s requires the parameter %q, which the component-controller never passes (it passes %s)", kind, name, p.Name, strings.Join(BootstrapParameters, ", "))
 		}
 	}
 }

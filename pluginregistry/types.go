@@ -124,6 +124,14 @@ type TopologyComponent struct {
 	// The component is not Running until it succeeded. See
 	// docs/replication.md §3.
 	Bootstrap *Bootstrap `json:"bootstrap,omitempty"`
+	// Reshard, when set (with Bootstrap, on a per-shard component), names
+	// the actions the component-controller runs when the shard count of a
+	// bootstrapped component changes: ScaleOut once the new shards' pods are
+	// Ready, ScaleIn before the leaving shards' WorkloadSets are deleted
+	// (which happens only after it succeeded). They take the bootstrap
+	// parameters; members lists every shard that exists (kept or leaving),
+	// shards the number to keep. See docs/replication.md §3.
+	Reshard *Reshard `json:"reshard,omitempty"`
 	// Switchover lists the actions that move the writable role from the
 	// designated primary to a chosen replica (the candidate), run in order
 	// by the workloadset-controller before a rolling update replaces the
@@ -184,6 +192,18 @@ type Bootstrap struct {
 	// serves (listed in the component definition's actions). It must be
 	// idempotent: it runs again after a failure or a controller restart.
 	Action string `json:"action"`
+}
+
+// Reshard names a sharded topology component's resharding actions. Both
+// must be idempotent and resumable: an interrupted run (a controller
+// restart, the call's deadline) is followed by another.
+type Reshard struct {
+	// ScaleOut joins the shards beyond those the cluster was formed for and
+	// moves an even share of the slots (or keys) to them.
+	ScaleOut Bootstrap `json:"scaleOut"`
+	// ScaleIn moves everything off the shards from the shards parameter on,
+	// and detaches their nodes so that they cannot rejoin.
+	ScaleIn Bootstrap `json:"scaleIn"`
 }
 
 // Range is an inclusive integer range with a default.

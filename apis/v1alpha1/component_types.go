@@ -93,6 +93,12 @@ type ComponentStatus struct {
 	// WorkloadSets lists the component's WorkloadSets.
 	// +optional
 	WorkloadSets []string `json:"workloadSets,omitempty"`
+	// FormedShards is the number of shards the topology's bootstrap action
+	// formed the cluster for, then the number the last successful reshard
+	// action left it with. When spec.shards differs, the component-controller
+	// runs the plugin's reshard actions (see the Resharding condition).
+	// +optional
+	FormedShards int32 `json:"formedShards,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -19,6 +19,11 @@ const (
 	// bootstrap action: True once it succeeded (it never runs again for the
 	// Component); the Component is not Running before.
 	ConditionBootstrapped = "Bootstrapped"
+	// ConditionResharding is set on Components whose topology names reshard
+	// actions: True while the shard count of the formed cluster changes
+	// (the reason says which way, or why it is stuck), False once the
+	// cluster has the shards the spec asks for.
+	ConditionResharding = "Resharding"
 )
 
 // Condition reasons (CamelCase, stable: tools may match on them).
@@ -63,4 +68,14 @@ const (
 	// ReasonBootstrapping: the Component is not Ready because its
 	// bootstrap action has not succeeded yet.
 	ReasonBootstrapping = "Bootstrapping"
+	// Resharding condition reasons. ReasonScalingOut and ReasonScalingIn:
+	// shards are being added or removed (waiting for pods, or the action
+	// runs); ReasonReshardFailed: the last run failed and is retried;
+	// ReasonResharded: nothing to do.
+	ReasonScalingOut    = "ScalingOut"
+	ReasonScalingIn     = "ScalingIn"
+	ReasonReshardFailed = "ReshardFailed"
+	ReasonResharded     = "Resharded"
+	// ReasonResharding: the Component is not Ready while it reshards.
+	ReasonResharding = "Resharding"
 )

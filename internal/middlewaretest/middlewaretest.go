@@ -279,3 +279,23 @@ func Build(pkgDir, name string) (string, func(), error) {
 	}
 	return bin, remove, nil
 }
+
+// CountSlots counts the slots in the slot fields of a CLUSTER NODES line
+// (from the ninth field on: "0-5460", "5461", ...); a slot in migration
+// ("[5461->-<id>]") or a malformed field is an error.
+func CountSlots(fields []string) (int, error) {
+	n := 0
+	for _, r := range fields {
+		lo, hi, found := strings.Cut(r, "-")
+		a, err := strconv.Atoi(lo)
+		b := a
+		if err == nil && found {
+			b, err = strconv.Atoi(hi)
+		}
+		if err != nil || b < a {
+			return 0, fmt.Errorf("slot field %q: open (in migration) or malformed", r)
+		}
+		n += b - a + 1
+	}
+	return n, nil
+}

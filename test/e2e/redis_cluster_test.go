@@ -94,21 +94,29 @@ func (rc *redisCluster) conn(hostport string) (*redisConn, error) {
 }
 
 // do runs one command on the node owning its key, following up to five
-// MOVED replies.
+// MOVED and ASK replies (ASK, while a slot migrates: the command goes once
+// to the importing node, after ASKING).
 func (rc *redisCluster) do(args ...string) (string, error) {
-	addr := rc.seed
+	addr, asking := rc.seed, false
 	for range 5 {
 		c, err := rc.conn(addr)
 		if err != nil {
 			return "", err
+		}
+		if asking {
+			if got, err := c.command("ASKING"); err != nil || got != "OK" {
+				c.close()
+				delete(rc.conns, addr)
+				return "", fmt.Errorf("ASKING on %s: %q %v", addr, got, err)
+			}
 		}
 		got, err := c.command(args...)
 		if err == nil {
 			return got, nil
 		}
 		msg := strings.TrimPrefix(err.Error(), "redis error: ")
-		if f := strings.Fields(msg); len(f) == 3 && f[0] == "MOVED" {
-			addr = f[2]
+		if f := strings.Fields(msg); len(f) == 3 && (f[0] == "MOVED" || f[0] == "ASK") {
+			addr, asking = f[2], f[0] == "ASK"
 			continue
 		}
 		c.close()
@@ -133,11 +141,16 @@ func (rc *redisCluster) node(ns, app, pod string, args ...string) (string, error
 	return got, err
 }
 
-// clusterPods lists the pods in shard-major, ordinal order.
-func clusterPods(app string) []string {
+// clusterPods lists the pods of clusterShards shards in shard-major,
+// ordinal order.
+func clusterPods(app string) []string { return shardPods(app, clusterShards) }
+
+// shardPods lists the pods of shards [0, shards) in shard-major, ordinal
+// order.
+func shardPods(app string, shards int32) []string {
 	comp := naming.Component(app, "redis")
 	var pods []string
-	for s := int32(0); s < clusterShards; s++ {
+	for s := int32(0); s < shards; s++ {
 		for o := int32(0); o < clusterReplicas; o++ {
 			pods = append(pods, naming.Pod(naming.WorkloadSet(comp, s), o))
 		}
@@ -145,12 +158,17 @@ func clusterPods(app string) []string {
 	return pods
 }
 
-// clusterHealthy: every node reports cluster_state:ok with every slot
-// assigned, and each shard has exactly one primary holding slots, followed by
-// every other pod of its own shard.
+// clusterHealthy: every node of the clusterShards shards reports
+// cluster_state:ok with every slot assigned, and each shard has exactly one
+// primary holding slots, followed by every other pod of its own shard.
 func clusterHealthy(rc *redisCluster, ns, app string) error {
+	return shardsHealthy(rc, ns, app, clusterShards)
+}
+
+// shardsHealthy is clusterHealthy for a cluster of shards shards.
+func shardsHealthy(rc *redisCluster, ns, app string, shards int32) error {
 	ids := map[string]string{}
-	for _, pod := range clusterPods(app) {
+	for _, pod := range shardPods(app, shards) {
 		info, err := rc.node(ns, app, pod, "CLUSTER", "INFO")
 		if err != nil {
 			return fmt.Errorf("%s: %v", pod, err)
@@ -164,7 +182,7 @@ func clusterHealthy(rc *redisCluster, ns, app string) error {
 		}
 		ids[pod] = id
 	}
-	nodes, err := rc.node(ns, app, clusterPods(app)[0], "CLUSTER", "NODES")
+	nodes, err := rc.node(ns, app, shardPods(app, shards)[0], "CLUSTER", "NODES")
 	if err != nil {
 		return err
 	}
@@ -181,7 +199,7 @@ func clusterHealthy(rc *redisCluster, ns, app string) error {
 		view[f[0]] = line{flags: f[2], master: f[3]}
 	}
 	comp := naming.Component(app, "redis")
-	for s := int32(0); s < clusterShards; s++ {
+	for s := int32(0); s < shards; s++ {
 		var primary string
 		for o := int32(0); o < clusterReplicas; o++ {
 			pod := naming.Pod(naming.WorkloadSet(comp, s), o)

@@ -1,6 +1,7 @@
 package plugins_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +26,7 @@ const password = "cluster-test-pw"
 type node struct {
 	port int
 	c    *redis.Client
+	argv []string // how it was started (to restart it)
 }
 
 func (n node) addr() string { return "127.0.0.1:" + strconv.Itoa(n.port) }
@@ -56,14 +59,15 @@ func startNodes(t *testing.T, n int) []node {
 	var nodes []node
 	for range n {
 		port, dir := clusterPort(t), t.TempDir()
-		mwt.StartProcess(t, nil, append([]string{"redis-server"}, mwt.RedisArgs(port, dir,
+		argv := append([]string{"redis-server"}, mwt.RedisArgs(port, dir,
 			"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
 			"--cluster-node-timeout", "5000", "--cluster-allow-replica-migration", "no",
-			"--requirepass", password, "--masterauth", password)...)...)
+			"--requirepass", password, "--masterauth", password)...)
+		mwt.StartProcess(t, nil, argv...)
 		c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), Password: password, MaxRetries: -1, DialTimeout: 2 * time.Second})
 		t.Cleanup(func() { _ = c.Close() })
 		mwt.Eventually(t, 30*time.Second, "redis answers PING", func() error { return mwt.Ping(context.Background(), c) })
-		nodes = append(nodes, node{port: port, c: c})
+		nodes = append(nodes, node{port: port, c: c, argv: argv})
 	}
 	return nodes
 }
@@ -71,6 +75,13 @@ func startNodes(t *testing.T, n int) []node {
 // bootstrapArgv is the plugin's cluster-bootstrap action rendered for
 // members, as the ops agent runs it.
 func bootstrapArgv(t *testing.T, nodes []node, shards, replicas int) []string {
+	t.Helper()
+	return clusterActionArgv(t, func(tc pluginregistry.TopologyComponent) string { return tc.Bootstrap.Action }, nodes, shards, replicas)
+}
+
+// clusterActionArgv renders the cluster topology's action that pick names
+// (bootstrap, scale-out, scale-in) for members, as the ops agent runs it.
+func clusterActionArgv(t *testing.T, pick func(pluginregistry.TopologyComponent) string, nodes []node, shards, replicas int) []string {
 	t.Helper()
 	src, err := pluginregistry.FromFolder("../../plugins/redis/v1.1.0", pluginregistry.DefaultNamespace)
 	if err != nil {
@@ -80,7 +91,7 @@ func bootstrapArgv(t *testing.T, nodes []node, shards, replicas int) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	action := pv.Action(pv.Topology("cluster").Components[0].Bootstrap.Action)
+	action := pv.Action(pick(pv.Topology("cluster").Components[0]))
 	var members []string
 	for _, n := range nodes {
 		members = append(members, n.addr())
@@ -98,12 +109,45 @@ func bootstrapArgv(t *testing.T, nodes []node, shards, replicas int) []string {
 
 func runBootstrap(t *testing.T, argv []string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
+	return runAction(t, argv, 100*time.Second)
+}
+
+// runAction runs argv as the ops agent does: in its own process group,
+// killed whole when timeout passes.
+func runAction(t *testing.T, argv []string, timeout time.Duration) (string, error) {
+	t.Helper()
+	return runActionUntil(t, argv, timeout, "")
+}
+
+// runActionUntil is runAction that also kills the process group as soon
+// as the output has a line starting with cut (when cut is not empty).
+func runActionUntil(t *testing.T, argv []string, timeout time.Duration, cut string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.Env = append(os.Environ(), "REDISCLI_AUTH="+password)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Close()
+	var out strings.Builder
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if cut != "" && strings.HasPrefix(sc.Text(), cut) {
+			cancel()
+		}
+	}
+	_ = r.Close()
+	return out.String(), cmd.Wait()
 }
 
 // clusterNode is one line of CLUSTER NODES.

@@ -55,6 +55,15 @@ func (c *testClock) Now() time.Time {
 	return time.Now().Add(c.offset)
 }
 
+// Reset puts the clock back to the real time (certificates the controller
+// issues after an Advance are not valid yet for the real clock, which the
+// TLS handshakes use).
+func (c *testClock) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset = 0
+}
+
 func (c *testClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/plinth-io/plinth/internal/agentclient"
 	"github.com/plinth-io/plinth/internal/conditions"
 	"github.com/plinth-io/plinth/internal/deadline"
+	"github.com/plinth-io/plinth/internal/naming"
 	"github.com/plinth-io/plinth/internal/ssa"
 	"github.com/plinth-io/plinth/pluginregistry"
 )
@@ -146,7 +148,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 			return reconcile.Result{}, err
 		}
 	}
-	wss, err := r.reconcileWorkloadSets(ctx, in)
+	wss, leaving, existing, err := r.reconcileWorkloadSets(ctx, in)
 	if err != nil {
 		var re *renderError
 		if errors.As(err, &re) {
@@ -155,9 +157,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 		return reconcile.Result{}, err
 	}
 	again := r.reconcileBootstrap(ctx, in, wss, status)
-	summarize(comp, wss, status, in.topo.Bootstrap != nil && !conditions.IsTrue(status.Conditions, plinthv1.ConditionBootstrapped))
-	if again > 0 && again < recheck {
-		recheck = again
+	rs := r.reconcileReshard(ctx, in, append(slices.Clip(wss), leaving...), existing, status)
+	if rs.release {
+		if err := r.deleteWorkloadSets(ctx, leaving); err != nil {
+			return reconcile.Result{}, err
+		}
+		leaving = nil
+	}
+	summarize(comp, append(wss, leaving...), status, in.topo.Bootstrap != nil && !conditions.IsTrue(status.Conditions, plinthv1.ConditionBootstrapped), rs.holding)
+	for _, d := range []time.Duration{again, rs.again} {
+		if d > 0 && d < recheck {
+			recheck = d
+		}
 	}
 	return reconcile.Result{RequeueAfter: recheck}, nil
 }
@@ -235,37 +246,61 @@ func (r *Reconciler) reconcilePDB(ctx context.Context, in *inputs) error {
 	return err
 }
 
-// reconcileWorkloadSets applies one WorkloadSet per shard, removes those of
-// shards that no longer exist, and returns the current ones.
-func (r *Reconciler) reconcileWorkloadSets(ctx context.Context, in *inputs) ([]plinthv1.WorkloadSet, error) {
+// reconcileWorkloadSets applies one WorkloadSet per shard and returns them,
+// the component's other WorkloadSets (of shards that no longer exist: the
+// reshard phase decides when they go), and the number of shard WorkloadSets
+// there were before (highest shard + 1, from the cache).
+func (r *Reconciler) reconcileWorkloadSets(ctx context.Context, in *inputs) (applied, leaving []plinthv1.WorkloadSet, existing int32, err error) {
 	desired, err := desiredWorkloadSets(in)
 	if err != nil {
-		return nil, &renderError{err}
+		return nil, nil, 0, &renderError{err}
+	}
+	var list plinthv1.WorkloadSetList
+	if err := r.Client.List(ctx, &list, client.InNamespace(in.comp.Namespace), client.MatchingLabels{plinthv1.LabelComponent: in.comp.Name}); err != nil {
+		return nil, nil, 0, err
 	}
 	want := map[string]bool{}
-	var out []plinthv1.WorkloadSet
 	for _, ws := range desired {
 		want[ws.Name] = true
 		if _, err := r.apply.ApplyIfChanged(ctx, ws, r.ownerRef(in.comp)); err != nil {
-			return nil, err
+			return nil, nil, 0, err
 		}
-		out = append(out, *ws)
+		applied = append(applied, *ws)
 	}
-	var existing plinthv1.WorkloadSetList
-	if err := r.Client.List(ctx, &existing, client.InNamespace(in.comp.Namespace), client.MatchingLabels{plinthv1.LabelComponent: in.comp.Name}); err != nil {
-		return nil, err
-	}
-	for i := range existing.Items {
-		ws := &existing.Items[i]
-		if want[ws.Name] || !metav1.IsControlledBy(ws, in.comp) {
+	present := map[string]bool{}
+	for i := range list.Items {
+		ws := &list.Items[i]
+		if !metav1.IsControlledBy(ws, in.comp) {
 			continue
 		}
-		r.log(ctx).Info("deleting WorkloadSet of a removed shard", "workloadset", ws.Name)
-		if err := r.Client.Delete(ctx, ws); err != nil && !apierrors.IsNotFound(err) {
-			return nil, err
+		present[ws.Name] = true
+		if !want[ws.Name] {
+			leaving = append(leaving, *ws)
 		}
 	}
-	return out, nil
+	if in.sharded() {
+		limit := in.shards()
+		if in.topo.Shards != nil {
+			limit = max(limit, in.topo.Shards.Max)
+		}
+		for s := int32(0); s < limit; s++ {
+			if present[naming.WorkloadSet(in.comp.Name, s)] {
+				existing = s + 1
+			}
+		}
+	}
+	return applied, leaving, existing, nil
+}
+
+// deleteWorkloadSets deletes the WorkloadSets of shards that no longer exist.
+func (r *Reconciler) deleteWorkloadSets(ctx context.Context, wss []plinthv1.WorkloadSet) error {
+	for i := range wss {
+		r.log(ctx).Info("deleting WorkloadSet of a removed shard", "workloadset", wss[i].Name)
+		if err := r.Client.Delete(ctx, &wss[i]); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeStatus server-side-applies status once, when it changed.

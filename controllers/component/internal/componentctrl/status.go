@@ -8,8 +8,9 @@ import (
 )
 
 // summarize folds the WorkloadSets' status into the Component's. A
-// component waiting for its bootstrap action is not Running.
-func summarize(comp *plinthv1.Component, wss []plinthv1.WorkloadSet, status *plinthv1.ComponentStatus, awaitingBootstrap bool) {
+// component waiting for its bootstrap action is not Running, nor one that
+// reshards (resharding says what it does).
+func summarize(comp *plinthv1.Component, wss []plinthv1.WorkloadSet, status *plinthv1.ComponentStatus, awaitingBootstrap bool, resharding string) {
 	var desired, ready int32
 	status.WorkloadSets = status.WorkloadSets[:0]
 	for _, ws := range wss {
@@ -27,6 +28,12 @@ func summarize(comp *plinthv1.Component, wss []plinthv1.WorkloadSet, status *pli
 	}
 
 	gen := comp.Generation
+	if resharding != "" && !awaitingBootstrap && !comp.Spec.Stopped {
+		status.Phase = plinthv1.ComponentUpdating
+		conditions.MarkFalse(&status.Conditions, gen, plinthv1.ConditionReady, plinthv1.ReasonResharding,
+			fmt.Sprintf("%s members ready; %s", status.Ready, resharding))
+		return
+	}
 	if awaitingBootstrap && status.Phase == plinthv1.ComponentCreating {
 		conditions.MarkFalse(&status.Conditions, gen, plinthv1.ConditionReady, plinthv1.ReasonBootstrapping,
 			fmt.Sprintf("%s members ready; waiting for the bootstrap action (see the Bootstrapped condition)", status.Ready))
