@@ -623,7 +623,7 @@ func (r *Reconciler) rollOut(ctx context.Context, s *scope) (bool, error) {
 	n, _ := ordinalOf(s.ws, d.Pod)
 	pod := s.pods[n]
 	role := s.members[pod.Name].Role
-	if rs := roleSpec(s.ws.Spec.Roles, role); rs != nil && rs.Writable && r.switchover != nil {
+	if guardedAsPrimary(s, pod.Name, role) && r.switchover != nil {
 		ok, err := r.switchover.Prepare(ctx, s.ws, pod, memberList(s))
 		if err != nil {
 			// The primary stays: a failed switchover stops the rollout here.
@@ -642,6 +642,23 @@ func (r *Reconciler) rollOut(ctx context.Context, s *scope) (bool, error) {
 	}
 	s.progressing("rolling update: replacing pod %s", pod.Name)
 	return false, nil
+}
+
+// guardedAsPrimary says whether replacing pod needs the switchover first: it
+// reports the writable role, or it is still the designated primary (in this
+// reconcile or as persisted). A primary that has just handed over (it reports
+// a replica role while no other member reports the writable role yet, or the
+// new designation is not persisted and published yet) is not replaced: it
+// would restart reading its own name as the primary, and the read-write
+// Service would have no pod in between.
+func guardedAsPrimary(s *scope, pod, role string) bool {
+	if rs := roleSpec(s.ws.Spec.Roles, role); rs != nil && rs.Writable {
+		return true
+	}
+	if writableRole(s.ws) == "" {
+		return false
+	}
+	return pod == s.ws.Status.Primary || pod == s.before.Primary
 }
 
 func memberList(s *scope) []plinthv1.MemberStatus {
