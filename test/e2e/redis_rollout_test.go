@@ -393,34 +393,39 @@ func checkRestartParam(t *testing.T, pod, got string, err error) {
 	}
 }
 
-// rollReplicated changes the restart parameter of a replicated Redis
-// (replication or sentinel, three pods) while a write loop runs through the
-// read-write Service, waits for the rollout and checks its order. It returns
-// the loop and the rollout's duration.
-func rollReplicated(t *testing.T, ns, app string, first *corev1.Pod) (*writeLoop, time.Duration) {
+// roll changes the restart parameter while loop runs, waits until every pod
+// w follows is replaced and the Application is Running again, stops the loop
+// and checks the rollout's order and the write gap.
+func roll(t *testing.T, ns, app string, w *rolloutWatch, loop *writeLoop, oldPrimary map[string]string, timeout time.Duration) {
 	t.Helper()
-	comp := naming.Component(app, "redis")
-	ws := naming.WorkloadSet(comp, -1)
-	password := secretValue(t, ns, naming.CredentialsSecret(app), "password")
-	w := watchRollout(t, ns, comp)
-	loop := startWriteLoop(serviceAddr(t, ns, naming.RoleService(comp, "primary"), 6379), password, writeInterval)
 	start := time.Now()
 	setRestartParam(t, ns, app)
-	eventually(t, 6*time.Minute, w.replaced)
-	waitPhase(t, ns, app, plinthv1.ApplicationRunning, 3*time.Minute)
+	eventually(t, timeout, w.replaced)
+	waitPhase(t, ns, app, plinthv1.ApplicationRunning, 5*time.Minute)
 	took := time.Since(start)
 	time.Sleep(2 * time.Second)
 	loop.finish()
-	order := w.checkRolloutOrder(t, map[string]string{ws: first.Name})
-	t.Logf("%s: rolling update of 3 pods took %s; order %v; %s; longest time without a pod labelled primary %s",
-		app, took.Round(time.Second), order, loop, w.noPrimary.Round(time.Millisecond))
+	order := w.checkRolloutOrder(t, oldPrimary)
+	t.Logf("%s: rolling update of %d pods took %s; order %v; %s; longest time a WorkloadSet had no pod labelled primary %s",
+		app, len(w.before), took.Round(time.Second), order, loop, w.noPrimary.Round(time.Millisecond))
 	if loop.longest > maxWriteGap {
 		t.Errorf("writes failed for %s in a row during the rollout; want a gap no longer than a switchover", loop.longest)
 	}
 	if len(loop.acked) == 0 {
 		t.Fatalf("no write was acknowledged during the rollout (last error %v)", loop.lastErr)
 	}
-	return loop, took
+}
+
+// rollReplicated rolls a replicated Redis (replication or sentinel, three
+// pods) while a write loop runs through the read-write Service.
+func rollReplicated(t *testing.T, ns, app string, first *corev1.Pod) *writeLoop {
+	t.Helper()
+	comp := naming.Component(app, "redis")
+	password := secretValue(t, ns, naming.CredentialsSecret(app), "password")
+	w := watchRollout(t, ns, comp)
+	loop := startWriteLoop(serviceAddr(t, ns, naming.RoleService(comp, "primary"), 6379), password, writeInterval)
+	roll(t, ns, app, w, loop, map[string]string{naming.WorkloadSet(comp, -1): first.Name}, 6*time.Minute)
+	return loop
 }
 
 // checkReplicatedAfterRoll: the primary moved away from first, and every
@@ -462,7 +467,7 @@ func TestRedisReplicationRollingUpdate(t *testing.T) {
 	}
 	waitPhase(t, ns, "roll", plinthv1.ApplicationRunning, toRunning)
 	first := checkReplicatedRedis(t, ns, "roll", 3, "plinth:roll", "v1")
-	loop, _ := rollReplicated(t, ns, "roll", first)
+	loop := rollReplicated(t, ns, "roll", first)
 	checkReplicatedAfterRoll(t, ns, "roll", first, loop)
 }
 
@@ -547,7 +552,7 @@ func TestRedisSentinelRollingUpdate(t *testing.T) {
 	epoch := sentinelsAgree(t, ns, name, first.Name, 3)
 	sentinelUIDs := podUIDsWith(ns, plinthv1.LabelComponent+"="+naming.Component(name, "sentinel"))
 
-	loop, _ := rollReplicated(t, ns, name, first)
+	loop := rollReplicated(t, ns, name, first)
 	final := checkReplicatedAfterRoll(t, ns, name, first, loop)
 	after := sentinelsAgree(t, ns, name, final.Name, 3)
 	t.Logf("sentinels: primary %s -> %s, configuration epoch %d -> %d", first.Name, final.Name, epoch, after)
@@ -596,22 +601,7 @@ func TestRedisClusterRollingUpdate(t *testing.T) {
 		}
 		return err
 	}, writer.reset)
-	start := time.Now()
-	setRestartParam(t, ns, name)
-	eventually(t, 10*time.Minute, w.replaced)
-	waitPhase(t, ns, name, plinthv1.ApplicationRunning, 5*time.Minute)
-	took := time.Since(start)
-	time.Sleep(2 * time.Second)
-	loop.finish()
-	order := w.checkRolloutOrder(t, oldPrimary)
-	t.Logf("%s: rolling update of %d pods (%d shards in parallel) took %s; order %v; %s; longest time without a pod labelled primary in a shard %s",
-		name, clusterShards*clusterReplicas, clusterShards, took.Round(time.Second), order, loop, w.noPrimary.Round(time.Millisecond))
-	if loop.longest > maxWriteGap {
-		t.Errorf("writes failed for %s in a row during the rollout; want a gap no longer than a switchover", loop.longest)
-	}
-	if len(loop.acked) == 0 {
-		t.Fatalf("no write was acknowledged during the rollout (last error %v)", loop.lastErr)
-	}
+	roll(t, ns, name, w, loop, oldPrimary, 10*time.Minute)
 
 	eventually(t, 2*time.Minute, func() error {
 		if err := clusterHealthy(rc, ns, name); err != nil {
