@@ -157,12 +157,12 @@ func (rc *redisCluster) do(args ...string) (string, error) {
 		c, err := rc.conn(addr)
 		if err != nil {
 			rc.drop(addr)
-			return "", err
+			return "", fmt.Errorf("%s: %w", addr, err)
 		}
 		if asking {
 			if _, err := c.command("ASKING"); err != nil {
 				rc.drop(addr)
-				return "", err
+				return "", fmt.Errorf("%s: ASKING: %w", addr, err)
 			}
 		}
 		got, err := c.command(args...)
@@ -187,7 +187,7 @@ func (rc *redisCluster) do(args ...string) (string, error) {
 		default:
 			rc.drop(addr)
 		}
-		return "", err
+		return "", fmt.Errorf("%s: %w", addr, err)
 	}
 	return "", fmt.Errorf("%s: too many redirections", strings.Join(args, " "))
 }

@@ -49,12 +49,14 @@ type writeLoop struct {
 	longest time.Duration
 	ackGap  time.Duration
 	lastErr error
+	// errs counts the failed writes by error (the first few kinds).
+	errs map[string]int
 }
 
 // runWriteLoop calls set with a new key every interval; cleanup runs once
 // the loop stops.
 func runWriteLoop(interval time.Duration, set func(key string) error, cleanup func()) *writeLoop {
-	w := &writeLoop{stop: make(chan struct{}), done: make(chan struct{})}
+	w := &writeLoop{stop: make(chan struct{}), done: make(chan struct{}), errs: map[string]int{}}
 	go func() {
 		defer close(w.done)
 		defer cleanup()
@@ -71,6 +73,7 @@ func runWriteLoop(interval time.Duration, set func(key string) error, cleanup fu
 			if err != nil {
 				w.failed++
 				w.lastErr = err
+				w.countError(err)
 				if failingSince.IsZero() {
 					failingSince = now
 				}
@@ -118,14 +121,25 @@ func startWriteLoop(addr, password string, interval time.Duration) *writeLoop {
 	})
 }
 
+// maxErrorKinds bounds the distinct errors a write loop reports.
+const maxErrorKinds = 8
+
+func (w *writeLoop) countError(err error) {
+	msg := err.Error()
+	if _, ok := w.errs[msg]; !ok && len(w.errs) >= maxErrorKinds {
+		msg = "other errors"
+	}
+	w.errs[msg]++
+}
+
 func (w *writeLoop) finish() {
 	close(w.stop)
 	<-w.done
 }
 
 func (w *writeLoop) String() string {
-	return fmt.Sprintf("%d writes acknowledged, %d failed; longest run of failures %s (last error %v); longest time between two acknowledged writes %s",
-		len(w.acked), w.failed, w.longest.Round(time.Millisecond), w.lastErr, w.ackGap.Round(time.Millisecond))
+	return fmt.Sprintf("%d writes acknowledged, %d failed %v; longest run of failures %s (last error %v); longest time between two acknowledged writes %s",
+		len(w.acked), w.failed, w.errs, w.longest.Round(time.Millisecond), w.lastErr, w.ackGap.Round(time.Millisecond))
 }
 
 // keysPresent checks that every key exists on the server at addr.
