@@ -68,9 +68,8 @@ func startNodes(t *testing.T, n int) []node {
 	return nodes
 }
 
-// bootstrapArgv is the plugin's cluster-bootstrap action rendered for
-// members, as the ops agent runs it.
-func bootstrapArgv(t *testing.T, nodes []node, shards, replicas int) []string {
+// redisPlugin is plugin redis v1.1.0 as the registry builds it.
+func redisPlugin(t *testing.T) *pluginregistry.PluginVersion {
 	t.Helper()
 	src, err := pluginregistry.FromFolder("../../plugins/redis/v1.1.0", pluginregistry.DefaultNamespace)
 	if err != nil {
@@ -80,6 +79,14 @@ func bootstrapArgv(t *testing.T, nodes []node, shards, replicas int) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pv
+}
+
+// bootstrapArgv is the plugin's cluster-bootstrap action rendered for
+// members, as the ops agent runs it.
+func bootstrapArgv(t *testing.T, nodes []node, shards, replicas int) []string {
+	t.Helper()
+	pv := redisPlugin(t)
 	action := pv.Action(pv.Topology("cluster").Components[0].Bootstrap.Action)
 	var members []string
 	for _, n := range nodes {

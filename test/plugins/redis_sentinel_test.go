@@ -92,14 +92,7 @@ func (s *sentinelSet) masterPort(t *testing.T) int {
 // address put in for the Service's.
 func sentinelFailoverArgv(t *testing.T, port, sentinelPort int) []string {
 	t.Helper()
-	src, err := pluginregistry.FromFolder("../../plugins/redis/v1.1.0", pluginregistry.DefaultNamespace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pv, err := pluginregistry.Build(src.Plugin, src.Version, src.ConfigMaps)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pv := redisPlugin(t)
 	ctx := pluginregistry.Context{Ports: map[string]int32{"redis": int32(port), "bus": 16379}}
 	ctx.Application.Name = sentinelName
 	argv, err := pluginregistry.RenderAction(pv.Action("sentinel-failover"), nil, ctx)
