@@ -40,28 +40,75 @@ func redisClusterApplication(ns, name string) *plinthv1.Application {
 }
 
 // redisCluster talks to a Redis Cluster the way a cluster-aware client does:
-// it sends each command to a node and follows MOVED redirections, which name
-// the nodes' stable hostnames (cluster-preferred-endpoint-type hostname).
+// it sends each command to the node its key's slot was last seen on (any
+// node at first), follows MOVED (remembering the slot's new node) and ASK
+// redirections, which name the nodes' stable hostnames
+// (cluster-preferred-endpoint-type hostname), and forgets a node whose
+// connection broke. It is not safe for concurrent use.
 type redisCluster struct {
 	t        *testing.T
 	password string
-	seed     string
-	conns    map[string]*redisConn
+	// seeds are every node, tried in turn while a slot's node is unknown.
+	seeds []string
+	seed  int
+	slots map[int]string
+	conns map[string]*redisConn
 }
 
 func newRedisCluster(t *testing.T, ns, app, password string) *redisCluster {
 	comp := naming.Component(app, "redis")
-	seed := naming.Pod(naming.WorkloadSet(comp, 0), 0) + "." + naming.HeadlessService(comp) + "." + ns + ".svc:6379"
-	rc := &redisCluster{t: t, password: password, seed: seed, conns: map[string]*redisConn{}}
+	rc := &redisCluster{t: t, password: password, slots: map[int]string{}, conns: map[string]*redisConn{}}
+	for _, pod := range clusterPods(app) {
+		rc.seeds = append(rc.seeds, pod+"."+naming.HeadlessService(comp)+"."+ns+".svc:6379")
+	}
 	t.Cleanup(rc.reset)
 	return rc
 }
 
 func (rc *redisCluster) reset() {
-	for a, c := range rc.conns {
-		c.close()
-		delete(rc.conns, a)
+	for a := range rc.conns {
+		rc.drop(a)
 	}
+	clear(rc.slots)
+}
+
+// drop closes the connection to a node and forgets the slots seen on it; a
+// failing seed gives way to the next.
+func (rc *redisCluster) drop(hostport string) {
+	if c, ok := rc.conns[hostport]; ok {
+		c.close()
+		delete(rc.conns, hostport)
+	}
+	for slot, a := range rc.slots {
+		if a == hostport {
+			delete(rc.slots, slot)
+		}
+	}
+	if rc.seeds[rc.seed] == hostport {
+		rc.seed = (rc.seed + 1) % len(rc.seeds)
+	}
+}
+
+// keySlot is Redis Cluster's hash slot of a key: CRC16 (XMODEM) of the key,
+// or of its {hash tag}, modulo 16384.
+func keySlot(key string) int {
+	if s := strings.IndexByte(key, '{'); s >= 0 {
+		if e := strings.IndexByte(key[s+1:], '}'); e > 0 {
+			key = key[s+1 : s+1+e]
+		}
+	}
+	var crc uint16
+	for i := 0; i < len(key); i++ {
+		crc ^= uint16(key[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return int(crc % 16384)
 }
 
 // conn returns an authenticated connection to host:port, resolving the
@@ -93,50 +140,68 @@ func (rc *redisCluster) conn(hostport string) (*redisConn, error) {
 	return c, nil
 }
 
-// do runs one command on the node owning its key, following up to five
-// MOVED and ASK replies (ASK, while a slot migrates: the command goes once
-// to the importing node, after ASKING).
+// do runs one command (its key, if any, second) on the node owning the key,
+// following up to five redirections. An error reply or a broken connection
+// is returned, not retried: the caller decides.
 func (rc *redisCluster) do(args ...string) (string, error) {
-	addr, asking := rc.seed, false
+	slot := -1
+	if len(args) > 1 {
+		slot = keySlot(args[1])
+	}
+	addr, known := rc.slots[slot]
+	if !known {
+		addr = rc.seeds[rc.seed]
+	}
+	asking := false
 	for range 5 {
 		c, err := rc.conn(addr)
 		if err != nil {
-			return "", err
+			rc.drop(addr)
+			return "", fmt.Errorf("%s: %w", addr, err)
 		}
 		if asking {
-			if got, err := c.command("ASKING"); err != nil || got != "OK" {
-				c.close()
-				delete(rc.conns, addr)
-				return "", fmt.Errorf("ASKING on %s: %q %v", addr, got, err)
+			if _, err := c.command("ASKING"); err != nil {
+				rc.drop(addr)
+				return "", fmt.Errorf("%s: ASKING: %w", addr, err)
 			}
 		}
 		got, err := c.command(args...)
 		if err == nil {
 			return got, nil
 		}
-		msg := strings.TrimPrefix(err.Error(), "redis error: ")
-		if f := strings.Fields(msg); len(f) == 3 && (f[0] == "MOVED" || f[0] == "ASK") {
-			addr, asking = f[2], f[0] == "ASK"
+		msg, isReply := strings.CutPrefix(err.Error(), "redis error: ")
+		f := strings.Fields(msg)
+		switch {
+		case len(f) == 3 && f[0] == "MOVED":
+			addr, asking = f[2], false
+			rc.slots[slot] = addr
 			continue
+		case len(f) == 3 && f[0] == "ASK":
+			// The slot is migrating: this key only, once, on that node.
+			addr, asking = f[2], true
+			continue
+		case isReply:
+			// CLUSTERDOWN, TRYAGAIN, READONLY...: the connection is fine,
+			// the slot's node may have changed.
+			delete(rc.slots, slot)
+		default:
+			rc.drop(addr)
 		}
-		c.close()
-		delete(rc.conns, addr)
-		return "", err
+		return "", fmt.Errorf("%s: %w", addr, err)
 	}
 	return "", fmt.Errorf("%s: too many redirections", strings.Join(args, " "))
 }
 
 // node runs a command on one pod.
 func (rc *redisCluster) node(ns, app, pod string, args ...string) (string, error) {
-	comp := naming.Component(app, "redis")
-	c, err := rc.conn(pod + "." + naming.HeadlessService(comp) + "." + ns + ".svc:6379")
+	addr := pod + "." + naming.HeadlessService(naming.Component(app, "redis")) + "." + ns + ".svc:6379"
+	c, err := rc.conn(addr)
 	if err != nil {
 		return "", err
 	}
 	got, err := c.command(args...)
-	if err != nil {
-		c.close()
-		delete(rc.conns, pod+"."+naming.HeadlessService(comp)+"."+ns+".svc:6379")
+	if err != nil && !strings.HasPrefix(err.Error(), "redis error: ") {
+		rc.drop(addr)
 	}
 	return got, err
 }

@@ -79,9 +79,8 @@ func bootstrapArgv(t *testing.T, nodes []node, shards, replicas int) []string {
 	return clusterActionArgv(t, func(tc pluginregistry.TopologyComponent) string { return tc.Bootstrap.Action }, nodes, shards, replicas)
 }
 
-// clusterActionArgv renders the cluster topology's action that pick names
-// (bootstrap, scale-out, scale-in) for members, as the ops agent runs it.
-func clusterActionArgv(t *testing.T, pick func(pluginregistry.TopologyComponent) string, nodes []node, shards, replicas int) []string {
+// redisPlugin is plugin redis v1.1.0 as the registry builds it.
+func redisPlugin(t *testing.T) *pluginregistry.PluginVersion {
 	t.Helper()
 	src, err := pluginregistry.FromFolder("../../plugins/redis/v1.1.0", pluginregistry.DefaultNamespace)
 	if err != nil {
@@ -91,6 +90,14 @@ func clusterActionArgv(t *testing.T, pick func(pluginregistry.TopologyComponent)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pv
+}
+
+// clusterActionArgv renders the cluster topology's action that pick names
+// (bootstrap, scale-out, scale-in) for members, as the ops agent runs it.
+func clusterActionArgv(t *testing.T, pick func(pluginregistry.TopologyComponent) string, nodes []node, shards, replicas int) []string {
+	t.Helper()
+	pv := redisPlugin(t)
 	action := pv.Action(pick(pv.Topology("cluster").Components[0]))
 	var members []string
 	for _, n := range nodes {

@@ -159,6 +159,30 @@ func roleLabel(s *scope, pod *corev1.Pod) string {
 	return role
 }
 
+// roleLabelChange is one pod's role label to patch.
+type roleLabelChange struct {
+	Pod      *corev1.Pod
+	From, To string
+}
+
+// orderRoleLabelChanges puts the pods gaining the writable role last: the
+// pod losing it is relabelled first, so two pods never carry the writable
+// role at once (the read-write Service selects it), even for an instant.
+func orderRoleLabelChanges(changes []roleLabelChange, writable string) []roleLabelChange {
+	out := slices.Clone(changes)
+	slices.SortStableFunc(out, func(a, b roleLabelChange) int {
+		ga, gb := writable != "" && a.To == writable, writable != "" && b.To == writable
+		switch {
+		case ga == gb:
+			return 0
+		case ga:
+			return 1
+		}
+		return -1
+	})
+	return out
+}
+
 func sortedOrdinals(pods map[int]*corev1.Pod) []int {
 	out := make([]int, 0, len(pods))
 	for n := range pods {

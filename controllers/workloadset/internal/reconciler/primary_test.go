@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 )
 
@@ -49,6 +51,43 @@ func TestDesignatePrimary(t *testing.T) {
 			d := designatePrimary(ws, tc.members, tc.podsExist)
 			if d.Primary != tc.want || (d.Why != "") != tc.changed {
 				t.Fatalf("designatePrimary = %q (why %q), want %q (changed %v)", d.Primary, d.Why, tc.want, tc.changed)
+			}
+		})
+	}
+}
+
+func TestOrderRoleLabelChanges(t *testing.T) {
+	c := func(pod, from, to string) roleLabelChange {
+		p := &corev1.Pod{}
+		p.Name = pod
+		return roleLabelChange{Pod: p, From: from, To: to}
+	}
+	names := func(cs []roleLabelChange) string {
+		var out []string
+		for _, x := range cs {
+			out = append(out, x.Pod.Name+":"+x.To)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, tc := range []struct {
+		name     string
+		writable string
+		changes  []roleLabelChange
+		want     string
+	}{
+		{name: "nothing to change", writable: "primary"},
+		{name: "switchover: the old primary is relabelled first", writable: "primary",
+			changes: []roleLabelChange{c("db-0", "replica", "primary"), c("db-1", "primary", "replica")}, want: "db-1:replica,db-0:primary"},
+		{name: "already in order", writable: "primary",
+			changes: []roleLabelChange{c("db-0", "primary", "unknown"), c("db-2", "unknown", "primary")}, want: "db-0:unknown,db-2:primary"},
+		{name: "others keep their order", writable: "primary",
+			changes: []roleLabelChange{c("db-0", "", "primary"), c("db-1", "", "replica"), c("db-2", "", "replica")}, want: "db-1:replica,db-2:replica,db-0:primary"},
+		{name: "no writable role: unchanged", writable: "",
+			changes: []roleLabelChange{c("m-0", "", "member"), c("m-1", "", "member")}, want: "m-0:member,m-1:member"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := names(orderRoleLabelChanges(tc.changes, tc.writable)); got != tc.want {
+				t.Fatalf("order %q, want %q", got, tc.want)
 			}
 		})
 	}

@@ -288,17 +288,22 @@ func (r *Reconciler) observe(ctx context.Context, s *scope) (bool, error) {
 }
 
 // syncRoleLabels copies each member's role into its pod's role label (see
-// roleLabel for the one exception).
+// roleLabel for the one exception), in the order of roleLabelChanges.
 func (r *Reconciler) syncRoleLabels(ctx context.Context, s *scope) (bool, error) {
-	for _, pod := range s.pods {
-		role := roleLabel(s, pod)
-		if pod.DeletionTimestamp != nil || pod.Labels[plinthv1.LabelRole] == role {
-			continue
+	var changes []roleLabelChange
+	for _, n := range sortedOrdinals(s.pods) {
+		pod := s.pods[n]
+		if role := roleLabel(s, pod); pod.DeletionTimestamp == nil && pod.Labels[plinthv1.LabelRole] != role {
+			changes = append(changes, roleLabelChange{Pod: pod, From: pod.Labels[plinthv1.LabelRole], To: role})
 		}
-		s.log.Info("setting the role label of a pod", "pod", pod.Name, "from", pod.Labels[plinthv1.LabelRole], "to", role)
-		patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:%q}}}`, plinthv1.LabelRole, role)
-		if err := r.client.Patch(ctx, pod, client.RawPatch(types.MergePatchType, patch)); err != nil && !apierrors.IsNotFound(err) {
-			return false, fmt.Errorf("labelling pod %s with role %s: %w", pod.Name, role, err)
+	}
+	for _, c := range orderRoleLabelChanges(changes, writableRole(s.ws)) {
+		s.log.Info("setting the role label of a pod", "pod", c.Pod.Name, "from", c.From, "to", c.To)
+		patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:%q}}}`, plinthv1.LabelRole, c.To)
+		if err := r.client.Patch(ctx, c.Pod, client.RawPatch(types.MergePatchType, patch)); err != nil && !apierrors.IsNotFound(err) {
+			// Stop: a pod gaining the writable role must not be
+			// labelled while the one losing it still is.
+			return false, fmt.Errorf("labelling pod %s with role %s: %w", c.Pod.Name, c.To, err)
 		}
 	}
 	return false, nil
