@@ -121,7 +121,7 @@ func runChain(b *testing.B, n int) {
 	if _, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	go standInKubelet(ctx, kc, ns)
+	go standInKubelet(ctx, kc, c, ns)
 
 	start := time.Now()
 	if dir := os.Getenv("PLINTH_BENCH_PROFILE"); dir != "" {
@@ -397,12 +397,14 @@ func peakRSSKiB(pid int) int64 {
 // standInKubelet plays kubelet and the status agent: every new pod is marked
 // Running and Ready, and gets a status report saying it is a healthy
 // primary; like the real agent, it rewrites every pod's report each
-// heartbeat (10 s, the WorkloadSets' default), so reports never go stale.
-// Each pod has its own heartbeat, started when the pod is first seen, as each
-// pod runs its own agent: one loop patching every pod in turn takes longer
-// than a heartbeat once there are a thousand pods and the API server is busy,
-// and reports then go stale for a reason no real cluster has.
-func standInKubelet(ctx context.Context, kc kubernetes.Interface, ns string) {
+// heartbeat, the one the agent's probe file and the pod's WorkloadSet carry
+// (spec.heartbeatSeconds, the plugin's status probe heartbeat), so reports
+// never go stale. Each pod has its own heartbeat, started when the pod is
+// first seen, as each pod runs its own agent: one loop patching every pod in
+// turn takes longer than a heartbeat once there are a thousand pods and the
+// API server is busy, and reports then go stale for a reason no real cluster
+// has.
+func standInKubelet(ctx context.Context, kc kubernetes.Interface, c client.Client, ns string) {
 	var seq atomic.Uint64
 	// report writes a fresh report on the pod; false when that pod is gone.
 	report := func(name string, uid types.UID) bool {
@@ -414,13 +416,19 @@ func standInKubelet(ctx context.Context, kc kubernetes.Interface, ns string) {
 		return !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) && !apierrors.IsInvalid(err)
 	}
 	var beating sync.Map // pod UID -> struct{}
-	heartbeat := func(name string, uid types.UID) {
+	heartbeat := func(pod *corev1.Pod) {
+		name, uid := pod.Name, pod.UID
 		if _, dup := beating.LoadOrStore(uid, struct{}{}); dup {
 			return
 		}
 		go func() {
 			defer beating.Delete(uid)
-			tick := time.NewTicker(10 * time.Second)
+			// The agent reads its heartbeat once, from its probe file.
+			ws := &plinthv1.WorkloadSet{}
+			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: pod.Labels[plinthv1.LabelWorkloadSet]}, ws); err != nil || ws.Spec.HeartbeatSeconds < 1 {
+				return // deleted, or the benchmark is over
+			}
+			tick := time.NewTicker(time.Duration(ws.Spec.HeartbeatSeconds) * time.Second)
 			defer tick.Stop()
 			for {
 				select {
@@ -440,13 +448,13 @@ func standInKubelet(ctx context.Context, kc kubernetes.Interface, ns string) {
 			return
 		}
 		if pod.Status.Phase == corev1.PodRunning || pod.Annotations[plinthv1.AnnotationStatusReport] != "" {
-			heartbeat(pod.Name, pod.UID)
+			heartbeat(pod)
 			return
 		}
 		if !report(pod.Name, pod.UID) {
 			return
 		}
-		heartbeat(pod.Name, pod.UID)
+		heartbeat(pod)
 		status, _ := json.Marshal(map[string]any{"status": map[string]any{
 			"phase": corev1.PodRunning, "podIP": "10.0.0.1",
 			"conditions": []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()}},

@@ -109,6 +109,24 @@ func TestEndpoints(t *testing.T) {
 	}
 }
 
+// A standalone Redis has one pod, the designated primary: no endpoint names
+// the replicas Service, which the component-controller does not make there.
+func TestStandaloneEndpointsLeaveOutTheReplicas(t *testing.T) {
+	app := redisApp()
+	rs, bad := plan(app, loadPlugin(t, "redis", "v1.0.0"), nil)
+	if bad != nil {
+		t.Fatal(bad)
+	}
+	got := endpoints(app, rs)
+	want := []plinthv1.Endpoint{
+		{Name: "redis", Service: "cache-redis", Port: 6379},
+		{Name: "redis-primary", Service: "cache-redis-primary", Port: 6379, Role: "primary"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("endpoints\n got %+v\nwant %+v", got, want)
+	}
+}
+
 // The same Application and plugin version always give the same Component:
 // re-applying it after a controller restart or upgrade changes nothing (and so
 // restarts no pod).
