@@ -188,9 +188,11 @@ func application(ns, name string) *plinthv1.Application {
 
 var buildOnce sync.Once
 
-// buildControllers builds the controller binaries once per test binary.
+// buildControllers builds the controller binaries once per test binary,
+// into a folder of their own per checkout (worktrees may run the benchmark
+// at the same time).
 func buildControllers(b *testing.B, root string) map[string]string {
-	dir := filepath.Join(os.TempDir(), "plinth-bench-bin")
+	dir := filepath.Join(os.TempDir(), "plinth-bench-bin", strings.ReplaceAll(strings.Trim(root, "/"), "/", "_"))
 	bins := map[string]string{}
 	for _, c := range controllers {
 		bins[c] = filepath.Join(dir, c+"-controller")
@@ -201,7 +203,10 @@ func buildControllers(b *testing.B, root string) map[string]string {
 		for _, c := range controllers {
 			args = append(args, "./controllers/"+c)
 		}
-		_ = os.MkdirAll(dir, 0o755)
+		if e := os.MkdirAll(dir, 0o755); e != nil {
+			err = e
+			return
+		}
 		cmd := exec.Command("go", args...)
 		cmd.Dir = root
 		if out, e := cmd.CombinedOutput(); e != nil {
