@@ -55,11 +55,12 @@ const (
 // queue there; with 32 workers Service applies waited up to the API server's
 // 60 s request timeout already at 100 Applications, and every timed-out
 // reconcile was retried with backoff. The workloadset-controller gets 32: at
-// a thousand pods the stand-in agents' heartbeats enqueue 100 WorkloadSets a
-// second, and with reconciles waiting about 180 ms on a busy API server 8
-// workers managed about 45 a second: 787 of 1000 WorkloadSets were queued,
-// and 200 stayed Creating with a running pod whose fresh report they had not
-// taken in.
+// a thousand pods the stand-in agents' heartbeats (then every 10 s) enqueued
+// 100 WorkloadSets a second, and with reconciles waiting about 180 ms on a
+// busy API server 8 workers managed about 45 a second: 787 of 1000
+// WorkloadSets were queued, and 200 stayed Creating with a running pod whose
+// fresh report they had not taken in. With the 30 s heartbeat it is 33 a
+// second; 32 workers were kept for the runs in docs/bench-chain.md.
 var workers = map[string]int{"application": 8, "component": 8, "workloadset": 32}
 
 var controllers = []string{"application", "component", "workloadset"}
