@@ -318,8 +318,8 @@ func (c *checker) checkProbe(path string, d *ComponentDef, roles map[string]bool
 			c.add(PartComponents, path+".regex", "regex is only used by the regex parser")
 		}
 	}
-	if pr.Heartbeat != "" {
-		c.checkDuration(PartComponents, path+".heartbeat", pr.Heartbeat)
+	if _, err := pr.HeartbeatDuration(); err != nil {
+		c.add(PartComponents, path+".heartbeat", "%v", err)
 	}
 	for k, role := range pr.RoleMap {
 		if !roles[role] {

@@ -275,3 +275,36 @@ func RenderConfigFiles(pv *PluginVersion, component string, values map[string]st
 	}
 	return out, nil
 }
+
+// MaxReplicas is the most pods per WorkloadSet placement tc allows for d:
+// the placement's range when it narrows the component's, else d's.
+func (d *ComponentDef) MaxReplicas(tc *TopologyComponent) int32 {
+	if tc != nil && tc.Replicas != nil {
+		return tc.Replicas.Max
+	}
+	return d.Replicas.Max
+}
+
+// ServicesIn splits d's declared Services into those it has in placement tc
+// and those left out there: a Service selecting a role no pod can carry.
+// With a writable role and at most one pod, that pod is the designated
+// primary (the workloadset-controller designates it before creating it), so
+// a Service selecting another role, such as the replicas Service of a
+// standalone Redis, would never have an endpoint.
+func (d *ComponentDef) ServicesIn(tc *TopologyComponent) (kept, left []Service) {
+	writable := ""
+	for _, r := range d.Roles {
+		if r.Writable {
+			writable = r.Name
+		}
+	}
+	single := d.MaxReplicas(tc) <= 1
+	for _, s := range d.Services {
+		if single && writable != "" && !s.Headless && s.Role != "" && s.Role != writable {
+			left = append(left, s)
+			continue
+		}
+		kept = append(kept, s)
+	}
+	return kept, left
+}

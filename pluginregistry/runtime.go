@@ -3,7 +3,35 @@ package pluginregistry
 import (
 	"fmt"
 	"strconv"
+	"time"
+
+	"github.com/plinth-io/plinth/runtimeconfig"
 )
+
+// Bounds of a status probe's heartbeat: the WorkloadSet carries it in whole
+// seconds (spec.heartbeatSeconds), and the workloadset-controller holds a
+// report stale after three of them.
+const (
+	MinHeartbeat = time.Second
+	MaxHeartbeat = time.Hour
+)
+
+// HeartbeatDuration is how often the status agent rewrites an unchanged
+// report: the probe's heartbeat, or the probe file's default when it names
+// none. It must be whole seconds between MinHeartbeat and MaxHeartbeat.
+func (p *StatusProbe) HeartbeatDuration() (time.Duration, error) {
+	if p.Heartbeat == "" {
+		return runtimeconfig.DefaultHeartbeat, nil
+	}
+	d, err := time.ParseDuration(p.Heartbeat)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("heartbeat %q is not a duration: expected for example 30s", p.Heartbeat)
+	case d < MinHeartbeat || d > MaxHeartbeat || d%time.Second != 0:
+		return 0, fmt.Errorf("heartbeat %s: expected whole seconds from %s to %s", d, MinHeartbeat, MaxHeartbeat)
+	}
+	return d, nil
+}
 
 // RenderStatusProbe renders a component's status probe for one pod: the
 // command and env templates are resolved with ctx. The component-controller

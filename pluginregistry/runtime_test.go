@@ -4,8 +4,10 @@ import (
 	"strings"
 	"testing"
 	"text/template"
+	"time"
 
 	"github.com/plinth-io/plinth/pluginregistry"
+	"github.com/plinth-io/plinth/runtimeconfig"
 )
 
 func TestRenderStatusProbe(t *testing.T) {
@@ -52,5 +54,38 @@ func TestAgentArgvRoundTrip(t *testing.T) {
 	direct, _ := pluginregistry.RenderAction(a, params, sampleContext())
 	if strings.Join(got, "\x00") != strings.Join(direct, "\x00") {
 		t.Fatalf("agent rendering %q differs from RenderAction %q", got, direct)
+	}
+}
+
+// A status probe's heartbeat becomes the WorkloadSet's spec.heartbeatSeconds:
+// whole seconds from 1s to 1h; none means the probe file's default.
+func TestStatusProbeHeartbeat(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    time.Duration
+		wantErr string
+	}{
+		{"", runtimeconfig.DefaultHeartbeat, ""},
+		{"30s", 30 * time.Second, ""},
+		{"1m", time.Minute, ""},
+		{"1s", time.Second, ""},
+		{"1h", time.Hour, ""},
+		{"1500ms", 0, "whole seconds"},
+		{"500ms", 0, "whole seconds"},
+		{"2h", 0, "whole seconds from 1s to 1h0m0s"},
+		{"-5s", 0, "whole seconds"},
+		{"soon", 0, "not a duration"},
+	} {
+		p := pluginregistry.StatusProbe{Heartbeat: tc.in}
+		got, err := p.HeartbeatDuration()
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("heartbeat %q: error %v, want one containing %q", tc.in, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("heartbeat %q = %s, %v; want %s", tc.in, got, err, tc.want)
+		}
 	}
 }

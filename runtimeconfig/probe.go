@@ -20,6 +20,11 @@ const (
 	ParserRegex = "regex"
 )
 
+// DefaultHeartbeat is the probe file's heartbeat when it names none: the
+// agent rewrites an unchanged report this often, and readers hold a report
+// stale after three heartbeats.
+const DefaultHeartbeat = 30 * time.Second
+
 // Probe is the file of plinth-status-agent (--probe): how to ask the
 // middleware for its role and health.
 //
@@ -74,7 +79,7 @@ func (p *Probe) Default() {
 		p.Timeout = D(time.Second)
 	}
 	if p.Heartbeat.Duration == 0 {
-		p.Heartbeat = D(30 * time.Second)
+		p.Heartbeat = D(DefaultHeartbeat)
 	}
 	if p.RoleField == "" {
 		p.RoleField = "role"

@@ -117,10 +117,11 @@ type WorkloadSetSpec struct {
 	// +optional
 	PVCRetention *PVCRetentionPolicy `json:"pvcRetention,omitempty"`
 	// HeartbeatSeconds is the status agent's heartbeat; a report older than
-	// three heartbeats makes a member's role unknown.
+	// three heartbeats makes a member's role unknown. The component-controller
+	// sets the plugin's status probe heartbeat, which the agent also gets.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=3600
-	// +kubebuilder:default=10
+	// +kubebuilder:default=30
 	// +optional
 	HeartbeatSeconds int32 `json:"heartbeatSeconds,omitempty"`
 	// Stopped removes every pod and keeps the PVCs.

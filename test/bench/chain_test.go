@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -30,7 +31,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/flowcontrol"
+	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/plinth-io/plinth/apis/statusreport"
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
@@ -52,11 +55,12 @@ const (
 // queue there; with 32 workers Service applies waited up to the API server's
 // 60 s request timeout already at 100 Applications, and every timed-out
 // reconcile was retried with backoff. The workloadset-controller gets 32: at
-// a thousand pods the stand-in agents' heartbeats enqueue 100 WorkloadSets a
-// second, and with reconciles waiting about 180 ms on a busy API server 8
-// workers managed about 45 a second: 787 of 1000 WorkloadSets were queued,
-// and 200 stayed Creating with a running pod whose fresh report they had not
-// taken in.
+// a thousand pods the stand-in agents' heartbeats (then every 10 s) enqueued
+// 100 WorkloadSets a second, and with reconciles waiting about 180 ms on a
+// busy API server 8 workers managed about 45 a second: 787 of 1000
+// WorkloadSets were queued, and 200 stayed Creating with a running pod whose
+// fresh report they had not taken in. With the 30 s heartbeat it is 33 a
+// second; 32 workers were kept for the runs in docs/bench-chain.md.
 var workers = map[string]int{"application": 8, "component": 8, "workloadset": 32}
 
 var controllers = []string{"application", "component", "workloadset"}
@@ -78,6 +82,9 @@ func appCounts(b *testing.B) []int {
 }
 
 func BenchmarkStandaloneRedisApplications(b *testing.B) {
+	// The benchmark's own clients log nothing (controller-runtime would
+	// otherwise print a stack trace saying so).
+	ctrllog.SetLogger(logr.Discard())
 	for _, n := range appCounts(b) {
 		b.Run(fmt.Sprintf("apps=%d", n), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
@@ -121,7 +128,20 @@ func runChain(b *testing.B, n int) {
 	if _, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	go standInKubelet(ctx, kc, ns)
+	// The stand-in and the count below stop before the floor, which runs alone.
+	chainCtx, stopChain := context.WithCancel(ctx)
+	defer stopChain()
+	go standInKubelet(chainCtx, kc, c, ns)
+	// The Applications are counted in a watch-fed cache: listing a thousand
+	// of them every half second cost the API server more than a second each.
+	apps, err := crcache.New(fast, crcache.Options{Scheme: env.Scheme, DefaultNamespaces: map[string]crcache.Config{ns: {}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = apps.Start(chainCtx) }()
+	if _, err := apps.GetInformer(ctx, &plinthv1.Application{}); err != nil {
+		b.Fatal(err)
+	}
 
 	start := time.Now()
 	if dir := os.Getenv("PLINTH_BENCH_PROFILE"); dir != "" {
@@ -133,12 +153,12 @@ func runChain(b *testing.B, n int) {
 		}
 	}
 	for {
-		var apps plinthv1.ApplicationList
-		if err := c.List(ctx, &apps, client.InNamespace(ns)); err != nil {
+		var list plinthv1.ApplicationList
+		if err := apps.List(ctx, &list, client.InNamespace(ns)); err != nil {
 			b.Fatal(err)
 		}
 		running := 0
-		for _, a := range apps.Items {
+		for _, a := range list.Items {
 			if a.Status.Phase == plinthv1.ApplicationRunning {
 				running++
 			}
@@ -160,8 +180,10 @@ func runChain(b *testing.B, n int) {
 
 	requests, peakRSS := logControllers(b, procs, n)
 	logAPIServer(ctx, b, kc) // the chain's requests only: before the floor
-	// The floor runs alone: the controllers would otherwise reconcile its objects.
+	// The floor runs alone: the controllers would otherwise reconcile its
+	// objects, and the stand-in's heartbeats would slow it down.
 	stopControllers(procs)
+	stopChain()
 	objects := objectsOf(ctx, b, c, ns, "app-0")
 	floor := writeFloor(ctx, b, env.Config, env.Scheme, objects, n)
 
@@ -188,9 +210,11 @@ func application(ns, name string) *plinthv1.Application {
 
 var buildOnce sync.Once
 
-// buildControllers builds the controller binaries once per test binary.
+// buildControllers builds the controller binaries once per test binary,
+// into a folder of their own per checkout (worktrees may run the benchmark
+// at the same time).
 func buildControllers(b *testing.B, root string) map[string]string {
-	dir := filepath.Join(os.TempDir(), "plinth-bench-bin")
+	dir := filepath.Join(os.TempDir(), "plinth-bench-bin", strings.ReplaceAll(strings.Trim(root, "/"), "/", "_"))
 	bins := map[string]string{}
 	for _, c := range controllers {
 		bins[c] = filepath.Join(dir, c+"-controller")
@@ -201,7 +225,10 @@ func buildControllers(b *testing.B, root string) map[string]string {
 		for _, c := range controllers {
 			args = append(args, "./controllers/"+c)
 		}
-		_ = os.MkdirAll(dir, 0o755)
+		if e := os.MkdirAll(dir, 0o755); e != nil {
+			err = e
+			return
+		}
 		cmd := exec.Command("go", args...)
 		cmd.Dir = root
 		if out, e := cmd.CombinedOutput(); e != nil {
@@ -397,12 +424,14 @@ func peakRSSKiB(pid int) int64 {
 // standInKubelet plays kubelet and the status agent: every new pod is marked
 // Running and Ready, and gets a status report saying it is a healthy
 // primary; like the real agent, it rewrites every pod's report each
-// heartbeat (10 s, the WorkloadSets' default), so reports never go stale.
-// Each pod has its own heartbeat, started when the pod is first seen, as each
-// pod runs its own agent: one loop patching every pod in turn takes longer
-// than a heartbeat once there are a thousand pods and the API server is busy,
-// and reports then go stale for a reason no real cluster has.
-func standInKubelet(ctx context.Context, kc kubernetes.Interface, ns string) {
+// heartbeat, the one the agent's probe file and the pod's WorkloadSet carry
+// (spec.heartbeatSeconds, the plugin's status probe heartbeat), so reports
+// never go stale. Each pod has its own heartbeat, started when the pod is
+// first seen, as each pod runs its own agent: one loop patching every pod in
+// turn takes longer than a heartbeat once there are a thousand pods and the
+// API server is busy, and reports then go stale for a reason no real cluster
+// has.
+func standInKubelet(ctx context.Context, kc kubernetes.Interface, c client.Client, ns string) {
 	var seq atomic.Uint64
 	// report writes a fresh report on the pod; false when that pod is gone.
 	report := func(name string, uid types.UID) bool {
@@ -414,13 +443,19 @@ func standInKubelet(ctx context.Context, kc kubernetes.Interface, ns string) {
 		return !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) && !apierrors.IsInvalid(err)
 	}
 	var beating sync.Map // pod UID -> struct{}
-	heartbeat := func(name string, uid types.UID) {
+	heartbeat := func(pod *corev1.Pod) {
+		name, uid := pod.Name, pod.UID
 		if _, dup := beating.LoadOrStore(uid, struct{}{}); dup {
 			return
 		}
 		go func() {
 			defer beating.Delete(uid)
-			tick := time.NewTicker(10 * time.Second)
+			// The agent reads its heartbeat once, from its probe file.
+			ws := &plinthv1.WorkloadSet{}
+			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: pod.Labels[plinthv1.LabelWorkloadSet]}, ws); err != nil || ws.Spec.HeartbeatSeconds < 1 {
+				return // deleted, or the benchmark is over
+			}
+			tick := time.NewTicker(time.Duration(ws.Spec.HeartbeatSeconds) * time.Second)
 			defer tick.Stop()
 			for {
 				select {
@@ -440,13 +475,13 @@ func standInKubelet(ctx context.Context, kc kubernetes.Interface, ns string) {
 			return
 		}
 		if pod.Status.Phase == corev1.PodRunning || pod.Annotations[plinthv1.AnnotationStatusReport] != "" {
-			heartbeat(pod.Name, pod.UID)
+			heartbeat(pod)
 			return
 		}
 		if !report(pod.Name, pod.UID) {
 			return
 		}
-		heartbeat(pod.Name, pod.UID)
+		heartbeat(pod)
 		status, _ := json.Marshal(map[string]any{"status": map[string]any{
 			"phase": corev1.PodRunning, "podIP": "10.0.0.1",
 			"conditions": []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()}},

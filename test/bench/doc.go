@@ -6,5 +6,5 @@
 //
 // Each run prints, next to the chain's figures, the floor measured in the same
 // run: the same objects written directly by one client with the same QPS
-// budget, and the ratio between the two.
+// budget, and the ratio between the two. Numbers: docs/bench-chain.md.
 package bench

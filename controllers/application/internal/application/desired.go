@@ -85,8 +85,9 @@ func desiredComponent(app *plinthv1.Application, pv *pluginregistry.PluginVersio
 }
 
 // endpoints are the ways into app: per component, the client Service on the
-// component's first port, and every non-headless Service the plugin declares
-// on each of its ports.
+// component's first port, and every non-headless Service the component has
+// in the topology (pluginregistry.ComponentDef.ServicesIn) on each of its
+// ports.
 func endpoints(app *plinthv1.Application, rs []resolved) []plinthv1.Endpoint {
 	var out []plinthv1.Endpoint
 	for _, r := range rs {
@@ -98,7 +99,8 @@ func endpoints(app *plinthv1.Application, rs []resolved) []plinthv1.Endpoint {
 		if len(r.Def.Ports) > 0 {
 			out = append(out, plinthv1.Endpoint{Name: r.Def.Name, Service: naming.ClientService(comp), Port: r.Def.Ports[0].Port})
 		}
-		for _, s := range r.Def.Services {
+		services, _ := r.Def.ServicesIn(r.Placement)
+		for _, s := range services {
 			if s.Headless {
 				continue
 			}

@@ -82,30 +82,43 @@ func TestPVCRetention(t *testing.T) {
 	}
 }
 
+// Endpoints name the client Service and every Service the component has in
+// the topology: a standalone Redis has one pod, the designated primary, so
+// no endpoint names a replicas Service, which the component-controller does
+// not make there.
 func TestEndpoints(t *testing.T) {
-	redis := loadPlugin(t, "redis", "v1.1.0")
-	app := redisApp(func(a *plinthv1.Application) { a.Spec.Topology = "sentinel" })
-	rs, bad := plan(app, redis, nil)
-	if bad != nil {
-		t.Fatal(bad)
-	}
-	got := endpoints(app, rs)
-	want := []plinthv1.Endpoint{
-		{Name: "redis", Service: "cache-redis", Port: 6379},
-		{Name: "redis-primary", Service: "cache-redis-primary", Port: 6379, Role: "primary"},
-		{Name: "redis-replicas", Service: "cache-redis-replicas", Port: 6379, Role: "replica"},
-		{Name: "sentinel", Service: "cache-sentinel", Port: 26379},
-		{Name: "sentinel-sentinel", Service: "cache-sentinel-sentinel", Port: 26379},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("endpoints\n got %+v\nwant %+v", got, want)
-	}
-	names := map[string]bool{}
-	for _, e := range got {
-		if names[e.Name] {
-			t.Errorf("duplicate endpoint name %s", e.Name)
+	for _, tc := range []struct {
+		version, topology string
+		want              []plinthv1.Endpoint
+	}{
+		{"v1.1.0", "sentinel", []plinthv1.Endpoint{
+			{Name: "redis", Service: "cache-redis", Port: 6379},
+			{Name: "redis-primary", Service: "cache-redis-primary", Port: 6379, Role: "primary"},
+			{Name: "redis-replicas", Service: "cache-redis-replicas", Port: 6379, Role: "replica"},
+			{Name: "sentinel", Service: "cache-sentinel", Port: 26379},
+			{Name: "sentinel-sentinel", Service: "cache-sentinel-sentinel", Port: 26379},
+		}},
+		{"v1.0.0", "standalone", []plinthv1.Endpoint{
+			{Name: "redis", Service: "cache-redis", Port: 6379},
+			{Name: "redis-primary", Service: "cache-redis-primary", Port: 6379, Role: "primary"},
+		}},
+	} {
+		app := redisApp(func(a *plinthv1.Application) { a.Spec.Topology = tc.topology })
+		rs, bad := plan(app, loadPlugin(t, "redis", tc.version), nil)
+		if bad != nil {
+			t.Fatal(bad)
 		}
-		names[e.Name] = true
+		got := endpoints(app, rs)
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s endpoints\n got %+v\nwant %+v", tc.topology, got, tc.want)
+		}
+		names := map[string]bool{}
+		for _, e := range got {
+			if names[e.Name] {
+				t.Errorf("%s: duplicate endpoint name %s", tc.topology, e.Name)
+			}
+			names[e.Name] = true
+		}
 	}
 }
 

@@ -19,6 +19,8 @@ import (
 type resolved struct {
 	// Def is the plugin's component definition.
 	Def *pluginregistry.ComponentDef
+	// Placement is the component's place in the topology.
+	Placement *pluginregistry.TopologyComponent
 	// Settings are the user's settings for this component (zero when the
 	// Application does not list it).
 	Settings plinthv1.ApplicationComponent
@@ -119,7 +121,7 @@ func resolve(app *plinthv1.Application, pv *pluginregistry.PluginVersion, tc *pl
 		bad.add(plinthv1.ReasonPluginInvalid, "plugin %s %s: topology %s names component %q, which it does not define; report this to the plugin's authors", pv.Name(), pv.Version(), app.Spec.Topology, tc.Name)
 		return resolved{}, false
 	}
-	r := resolved{Def: def, Settings: c, Shards: 1}
+	r := resolved{Def: def, Placement: tc, Settings: c, Shards: 1}
 	ok := true
 
 	replicas := def.Replicas

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -30,10 +31,6 @@ const (
 // that need a restart: changing one of them rolls the pods, changing a dynamic
 // one does not.
 const AnnotationRestartHash = "plinth.io/restart-parameters-hash"
-
-// defaultHeartbeatSeconds is the status agent's heartbeat when the WorkloadSet
-// does not set one.
-const defaultHeartbeatSeconds = 10
 
 // runtimeConfigMapName is the ConfigMap of the in-pod runtime's files.
 func runtimeConfigMapName(component string) string { return component + "-plinth" }
@@ -88,8 +85,11 @@ func desiredRuntimeConfigMap(in *inputs) (*corev1.ConfigMap, error) {
 
 // desiredServices: the client Service (selecting the writable role when the
 // component has one), the headless Service for stable DNS, and the plugin's
-// declared Services (role Services such as primary and replicas).
-func desiredServices(in *inputs) ([]*corev1.Service, error) {
+// declared Services (role Services such as primary and replicas) except those
+// that can never have an endpoint in the topology
+// (pluginregistry.ComponentDef.ServicesIn). It also returns the names of the
+// declared Services it leaves out.
+func desiredServices(in *inputs) (svcs []*corev1.Service, omitted []string, err error) {
 	ports := in.ports()
 	allPorts := make([]string, 0, len(in.def.Ports))
 	for _, p := range in.def.Ports {
@@ -121,7 +121,7 @@ func desiredServices(in *inputs) ([]*corev1.Service, error) {
 	var out []*corev1.Service
 	client, err := svc(naming.ClientService(in.comp.Name), allPorts, in.writableRole(), false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if spec := in.comp.Spec.Service; spec != nil {
 		if spec.Type != "" {
@@ -131,10 +131,14 @@ func desiredServices(in *inputs) ([]*corev1.Service, error) {
 	}
 	out = append(out, client)
 	declaresHeadless := false
-	for _, d := range in.def.Services {
+	kept, left := in.def.ServicesIn(in.topo)
+	for _, d := range left {
+		omitted = append(omitted, naming.RoleService(in.comp.Name, d.Name))
+	}
+	for _, d := range kept {
 		s, err := svc(naming.RoleService(in.comp.Name, d.Name), d.Ports, d.Role, d.Headless)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		declaresHeadless = declaresHeadless || d.Headless
 		out = append(out, s)
@@ -143,7 +147,7 @@ func desiredServices(in *inputs) ([]*corev1.Service, error) {
 		s, _ := svc(naming.HeadlessService(in.comp.Name), allPorts, "", true)
 		out = append(out, s)
 	}
-	return out, nil
+	return out, omitted, nil
 }
 
 // desiredAgentRBAC lets the pods' agents get and patch exactly the
@@ -205,6 +209,10 @@ func desiredWorkloadSets(in *inputs) ([]*plinthv1.WorkloadSet, error) {
 	if err != nil {
 		return nil, err
 	}
+	hb, err := heartbeatOf(in)
+	if err != nil {
+		return nil, err
+	}
 	var out []*plinthv1.WorkloadSet
 	for i, name := range in.workloadSetNames() {
 		shard := int32(-1)
@@ -227,7 +235,7 @@ func desiredWorkloadSets(in *inputs) ([]*plinthv1.WorkloadSet, error) {
 				Roles:                roles(in),
 				PodManagementPolicy:  plinthv1.OrderedPodManagement,
 				PVCRetention:         in.comp.Spec.PVCRetention,
-				HeartbeatSeconds:     defaultHeartbeatSeconds,
+				HeartbeatSeconds:     int32(hb / time.Second),
 				ServiceName:          in.headlessService(),
 				Stopped:              in.comp.Spec.Stopped,
 				Switchover:           switchoverSteps(in),

@@ -202,7 +202,7 @@ func (r *Reconciler) reconcileConfig(ctx context.Context, in *inputs) error {
 }
 
 func (r *Reconciler) reconcileServices(ctx context.Context, in *inputs) error {
-	svcs, err := desiredServices(in)
+	svcs, omitted, err := desiredServices(in)
 	if err != nil {
 		return &renderError{err}
 	}
@@ -210,6 +210,29 @@ func (r *Reconciler) reconcileServices(ctx context.Context, in *inputs) error {
 		if _, err := r.apply.ApplyIfChanged(ctx, s, r.ownerRef(in.comp)); err != nil {
 			return err
 		}
+	}
+	// A Component made before such Services were left out may have one.
+	for _, name := range omitted {
+		if err := r.deleteOwned(ctx, in.comp, &corev1.Service{}, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteOwned deletes the object called name, of obj's kind, when the cache
+// holds it and comp controls it: one made since reaches the cache and
+// reconciles the Component again.
+func (r *Reconciler) deleteOwned(ctx context.Context, comp *plinthv1.Component, obj client.Object, name string) error {
+	err := r.Client.Get(ctx, client.ObjectKey{Name: name, Namespace: comp.Namespace}, obj)
+	if apierrors.IsNotFound(err) || (err == nil && !metav1.IsControlledBy(obj, comp)) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := r.Client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+		return err
 	}
 	return nil
 }
@@ -227,20 +250,7 @@ func (r *Reconciler) reconcileAgentRBAC(ctx context.Context, in *inputs) error {
 func (r *Reconciler) reconcilePDB(ctx context.Context, in *inputs) error {
 	pdb := desiredPDB(in)
 	if pdb == nil {
-		// Only a PDB the cache holds is deleted: one made since reaches the
-		// cache and reconciles the Component again.
-		stale := &policyv1.PodDisruptionBudget{}
-		err := r.Client.Get(ctx, client.ObjectKey{Name: in.comp.Name, Namespace: in.comp.Namespace}, stale)
-		if apierrors.IsNotFound(err) || (err == nil && !metav1.IsControlledBy(stale, in.comp)) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := r.Client.Delete(ctx, stale); err != nil && !apierrors.IsNotFound(err) {
-			return err
-		}
-		return nil
+		return r.deleteOwned(ctx, in.comp, &policyv1.PodDisruptionBudget{}, in.comp.Name)
 	}
 	_, err := r.apply.ApplyIfChanged(ctx, pdb, r.ownerRef(in.comp))
 	return err

@@ -122,6 +122,10 @@ func TestStandaloneRedisIsRendered(t *testing.T) {
 	if strings.Join(probe.Command, " ") != "redis-cli -p 6379 --no-auth-warning info replication" || probe.RoleMap["master"] != "primary" {
 		t.Errorf("probe = %+v", probe)
 	}
+	// The plugin's heartbeat (30s) is the agent's and the WorkloadSet's.
+	if probe.Heartbeat.Duration != 30*time.Second {
+		t.Errorf("probe heartbeat %s, want the plugin's 30s", probe.Heartbeat.Duration)
+	}
 	actions, err := runtimeconfig.ParseActions([]byte(rt.Data["actions.yaml"]))
 	if err != nil {
 		t.Fatalf("actions.yaml: %v\n%s", err, rt.Data["actions.yaml"])
@@ -147,11 +151,31 @@ func TestStandaloneRedisIsRendered(t *testing.T) {
 	if headless.Spec.ClusterIP != corev1.ClusterIPNone || !headless.Spec.PublishNotReadyAddresses {
 		t.Errorf("headless Service = %+v", headless.Spec)
 	}
-	replicas := &corev1.Service{}
-	eventually(t, "replicas Service", func() error { return get(t, ns, naming.RoleService(comp.Name, "replicas"), replicas) })
-	if replicas.Spec.Selector[plinthv1.LabelRole] != "replica" {
-		t.Errorf("replicas Service selector = %v", replicas.Spec.Selector)
+	primary := &corev1.Service{}
+	eventually(t, "primary Service", func() error { return get(t, ns, naming.RoleService(comp.Name, "primary"), primary) })
+	if primary.Spec.Selector[plinthv1.LabelRole] != "primary" {
+		t.Errorf("primary Service selector = %v", primary.Spec.Selector)
 	}
+	// The standalone topology has one pod, the designated primary: a
+	// replicas Service would never have an endpoint.
+	if err := get(t, ns, naming.RoleService(comp.Name, "replicas"), &corev1.Service{}); !apierrors.IsNotFound(err) {
+		t.Errorf("replicas Service of a standalone Redis: %v, want NotFound", err)
+	}
+	// One made by an earlier version of the controller is deleted.
+	old := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: naming.RoleService(comp.Name, "replicas"), Namespace: ns,
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(comp, plinthv1.GroupVersion.WithKind("Component"))}},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{plinthv1.LabelRole: "replica"}, Ports: []corev1.ServicePort{{Name: "redis", Port: 6379}}},
+	}
+	if err := env.Client.Create(ctxT(t), old); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "replicas Service deleted", func() error {
+		if err := get(t, ns, old.Name, &corev1.Service{}); !apierrors.IsNotFound(err) {
+			return errorf("replicas Service: %v, want NotFound", err)
+		}
+		return nil
+	})
 
 	// The agents may get and patch exactly the component's pods.
 	role := &rbacv1.Role{}
@@ -181,6 +205,9 @@ func TestStandaloneRedisIsRendered(t *testing.T) {
 	}
 	if spec.Containers[0].Resources.Requests.Cpu().String() != "100m" {
 		t.Errorf("resources = %+v", spec.Containers[0].Resources)
+	}
+	if ws.Spec.HeartbeatSeconds != 30 {
+		t.Errorf("heartbeatSeconds %d, want the plugin's 30", ws.Spec.HeartbeatSeconds)
 	}
 	if ws.Spec.ServiceName != naming.HeadlessService(comp.Name) || ws.Spec.Replicas != 1 {
 		t.Errorf("serviceName %q replicas %d", ws.Spec.ServiceName, ws.Spec.Replicas)
@@ -316,6 +343,10 @@ func TestScalingStoppingAndShards(t *testing.T) {
 		n := n
 		eventually(t, "WorkloadSet "+n, func() error { return get(t, ns, n, &plinthv1.WorkloadSet{}) })
 	}
+	// Two pods per shard: one may be a replica.
+	eventually(t, "replicas Service", func() error {
+		return get(t, ns, naming.RoleService(comp.Name, "replicas"), &corev1.Service{})
+	})
 	ws := &plinthv1.WorkloadSet{}
 	_ = get(t, ns, names[0], ws)
 	if a := ws.Spec.Template.Spec.Affinity; a == nil || a.PodAntiAffinity == nil || len(a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution) == 0 {

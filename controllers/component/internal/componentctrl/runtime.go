@@ -9,11 +9,16 @@ import (
 )
 
 // runtimeProbe turns the plugin's status probe, rendered by the registry,
-// into the status agent's probe file. The heartbeat is the WorkloadSet's, so
-// that the reader's staleness limit (three heartbeats) matches the writer.
+// into the status agent's probe file. The heartbeat is the plugin's, which
+// is also the WorkloadSet's spec.heartbeatSeconds (see heartbeatOf), so that
+// the reader's staleness limit (three heartbeats) follows the writer.
 func runtimeProbe(in *inputs) (*runtimeconfig.Probe, error) {
 	ctx := in.context(-1, "")
 	sp, err := pluginregistry.RenderStatusProbe(in.pv, in.def.Name, &ctx)
+	if err != nil {
+		return nil, err
+	}
+	hb, err := heartbeatOf(in)
 	if err != nil {
 		return nil, err
 	}
@@ -25,7 +30,7 @@ func runtimeProbe(in *inputs) (*runtimeconfig.Probe, error) {
 		RoleField: sp.RoleField,
 		RoleMap:   sp.RoleMap,
 		Details:   sp.Details,
-		Heartbeat: runtimeconfig.D(defaultHeartbeatSeconds * time.Second),
+		Heartbeat: runtimeconfig.D(hb),
 	}
 	for field, s := range map[*runtimeconfig.Duration]string{&p.Interval: sp.Interval, &p.Timeout: sp.Timeout} {
 		if s == "" {
@@ -111,4 +116,14 @@ func runtimeOutput(o string) string {
 	default:
 		return runtimeconfig.OutputStdout
 	}
+}
+
+// heartbeatOf is the status agent's heartbeat the plugin declares for the
+// component (the probe file's default when it declares none).
+func heartbeatOf(in *inputs) (time.Duration, error) {
+	hb, err := in.def.StatusProbe.HeartbeatDuration()
+	if err != nil {
+		return 0, fmt.Errorf("the status probe of %s: %w", in.def.Name, err)
+	}
+	return hb, nil
 }

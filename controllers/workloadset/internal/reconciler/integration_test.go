@@ -247,11 +247,15 @@ func TestStatusReportsAreUntrusted(t *testing.T) {
 	}
 }
 
+// A report going stale makes the member's role unknown in the status (and
+// the WorkloadSet not Running), but leaves the pod's role label, which only a
+// fresh report changes: the role Services do not lose their endpoint because
+// an agent is late.
 func TestStaleReportMakesRoleUnknown(t *testing.T) {
 	t.Parallel()
 	h := start(t, nil)
 	h.workloadSet("st", 1, func(ws *plinthv1.WorkloadSet) {
-		ws.Spec.Roles = []plinthv1.RoleSpec{{Name: "primary", Writable: true}}
+		ws.Spec.Roles = []plinthv1.RoleSpec{{Name: "primary", Writable: true}, {Name: "replica"}}
 		ws.Spec.HeartbeatSeconds = 5
 	})
 	h.markReady("st-0")
@@ -260,19 +264,28 @@ func TestStaleReportMakesRoleUnknown(t *testing.T) {
 		pod, _ := h.pod("st-0")
 		return pod.Labels[plinthv1.LabelRole] == "primary", "label " + pod.Labels[plinthv1.LabelRole]
 	})
+	h.waitStatus("st", "Running", func(ws *plinthv1.WorkloadSet) bool { return ws.Status.Phase == plinthv1.ComponentRunning })
 	// No further report: after three heartbeats the controller (woken by its
-	// own requeue, no event) marks the role unknown.
-	h.eventually("role unknown", func() (bool, string) {
-		pod, _ := h.pod("st-0")
-		return pod.Labels[plinthv1.LabelRole] == plinthv1.RoleUnknown, "label " + pod.Labels[plinthv1.LabelRole]
-	})
+	// own requeue, no event) marks the member's role unknown.
 	ws := h.waitStatus("st", "member unknown", func(ws *plinthv1.WorkloadSet) bool {
 		m := member(ws, "st-0")
-		return m != nil && m.Role == plinthv1.RoleUnknown && !m.Healthy
+		return m != nil && m.Role == plinthv1.RoleUnknown && !m.Healthy && ws.Status.Phase != plinthv1.ComponentRunning
 	})
 	if ws.Status.RejectedReports != 0 {
 		t.Fatalf("a report that aged was counted as rejected: %d", ws.Status.RejectedReports)
 	}
+	if c := condition(ws, plinthv1.ConditionReady); c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "st-0 has no fresh status report") {
+		t.Fatalf("Ready condition %+v, want False naming the stale member", c)
+	}
+	if pod, _ := h.pod("st-0"); pod.Labels[plinthv1.LabelRole] != "primary" {
+		t.Fatalf("a stale report changed the role label to %q", pod.Labels[plinthv1.LabelRole])
+	}
+	// A fresh report changes the label.
+	h.report("st-0", "replica", true, time.Now(), 2)
+	h.eventually("role replica", func() (bool, string) {
+		pod, _ := h.pod("st-0")
+		return pod.Labels[plinthv1.LabelRole] == "replica", "label " + pod.Labels[plinthv1.LabelRole]
+	})
 }
 
 func TestRollingUpdateOneAtATimeByRole(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/plinth-io/plinth/apis/statusreport"
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
+	"github.com/plinth-io/plinth/runtimeconfig"
 )
 
 const (
@@ -21,7 +22,7 @@ const (
 	staleAfterHeartbeats = 3
 	// defaultHeartbeat applies when spec.heartbeatSeconds is unset (the CRD
 	// defaults it; objects written before the default existed may lack it).
-	defaultHeartbeat = 10 * time.Second
+	defaultHeartbeat = runtimeconfig.DefaultHeartbeat
 	// maxReportClockSkew is how far ahead of the controller's clock a
 	// report's timestamp may be.
 	maxReportClockSkew = 10 * time.Second

@@ -149,10 +149,19 @@ func (r *Reconciler) syncTopologyAnnotations(ctx context.Context, s *scope) (boo
 	return false, nil
 }
 
-// roleLabel is the role label pod should carry: its reported role, except
-// that only the designated primary may carry the writable role.
+// roleLabel is the role label pod should carry: the role of its last
+// accepted report, except that only the designated primary may carry the
+// writable role. A report going stale does not change the label (the
+// member's status role becomes unknown): the label follows what the
+// middleware says, not the silence of its agent, so that agents running late
+// on a busy API server neither move the role Services' selectors nor add a
+// pod write per member. An unready pod leaves the Services' endpoints by its
+// readiness; a failover moves the designation, and the label with it.
 func roleLabel(s *scope, pod *corev1.Pod) string {
-	role := s.members[pod.Name].Role
+	role := s.reports.pods[pod.UID].role
+	if role == "" {
+		return plinthv1.RoleUnknown
+	}
 	if w := writableRole(s.ws); w != "" && role == w && pod.Name != s.ws.Status.Primary {
 		return plinthv1.RoleUnknown
 	}
