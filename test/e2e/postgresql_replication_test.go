@@ -226,33 +226,27 @@ func TestPostgreSQLReplication(t *testing.T) {
 	}
 	r.checkTopology(3, rows)
 
-	patchApp(t, ns, "ledger", func(a *plinthv1.Application) { a.Spec.Components[0].Replicas = ptr[int32](5) })
+	// Scaling goes through the plugin's HorizontalScale Operation (it prunes
+	// the slots of removed standbys); the designated primary stays.
+	primary := r.primary()
 	start = time.Now()
-	eventually(t, toRunning, func() error {
-		if n := len(r.pods()); n != 5 {
-			return fmt.Errorf("%d pods, want 5", n)
-		}
-		return nil
-	})
-	waitPhase(t, ns, "ledger", plinthv1.ApplicationRunning, toRunning)
+	r.scale(5)
 	rows[4] = "after-scale-out"
 	r.write(4, rows[4])
 	r.checkTopology(5, rows)
+	r.checkSlots(5)
 	t.Logf("postgresql replication 1+4: in sync after %s", time.Since(start).Round(time.Second))
 
-	patchApp(t, ns, "ledger", func(a *plinthv1.Application) { a.Spec.Components[0].Replicas = ptr[int32](2) })
 	start = time.Now()
-	eventually(t, toRunning, func() error {
-		if n := len(r.pods()); n != 2 {
-			return fmt.Errorf("%d pods, want 2", n)
-		}
-		return nil
-	})
-	waitPhase(t, ns, "ledger", plinthv1.ApplicationRunning, toRunning)
+	r.scale(2)
 	rows[5] = "after-scale-in"
 	r.write(5, rows[5])
 	r.checkTopology(2, rows)
-	t.Logf("postgresql replication 1+1: in sync after %s", time.Since(start).Round(time.Second))
+	r.checkSlots(2)
+	if got := r.primary(); got != primary {
+		t.Errorf("the designated primary moved from %s to %s while scaling", primary, got)
+	}
+	t.Logf("postgresql replication 1+1: in sync, slots pruned after %s", time.Since(start).Round(time.Second))
 
 	// Deleted pods come back on their volumes: the primary as primary, the
 	// standby as a standby without a new clone.
@@ -429,4 +423,258 @@ func TestPostgreSQLReplicationBootstrapSurvivesControllerRestarts(t *testing.T) 
 		t.Errorf("WorkloadSet status primary %q initialized %v, want %s and true", ws.Status.Primary, ws.Status.Initialized, want)
 	}
 	waitControllersAvailable(t)
+}
+
+// primary is the WorkloadSet's designated primary.
+func (r *pgRepl) primary() string {
+	r.t.Helper()
+	ws := &plinthv1.WorkloadSet{}
+	if err := api(r.t).Get(context.Background(), crclient.ObjectKey{Namespace: r.ns, Name: r.ws}, ws); err != nil {
+		r.t.Fatal(err)
+	}
+	return ws.Status.Primary
+}
+
+// scale runs the plugin's HorizontalScale Operation and waits until it
+// succeeded and the pods are there.
+func (r *pgRepl) scale(replicas int) {
+	r.t.Helper()
+	ctx := context.Background()
+	op := &plinthv1.Operation{
+		ObjectMeta: metav1.ObjectMeta{Namespace: r.ns, Name: fmt.Sprintf("%s-scale-%d", r.app, replicas)},
+		Spec: plinthv1.OperationSpec{
+			TargetRef:   plinthv1.TargetReference{Kind: "Application", Name: r.app},
+			TemplateRef: "HorizontalScale",
+			Parameters:  map[string]string{"replicas": fmt.Sprint(replicas)},
+		},
+	}
+	if err := api(r.t).Create(ctx, op); err != nil {
+		r.t.Fatal(err)
+	}
+	eventually(r.t, 10*time.Minute, func() error {
+		got := &plinthv1.Operation{}
+		if err := api(r.t).Get(ctx, crclient.ObjectKeyFromObject(op), got); err != nil {
+			return err
+		}
+		switch got.Status.Phase {
+		case plinthv1.OperationSucceeded:
+			return nil
+		case plinthv1.OperationFailed, plinthv1.OperationCancelled:
+			r.t.Fatalf("Operation HorizontalScale to %d: %s: %s %+v", replicas, got.Status.Phase, got.Status.Error, got.Status.Steps)
+		}
+		return fmt.Errorf("Operation HorizontalScale to %d: phase %q, step %d", replicas, got.Status.Phase, got.Status.CurrentStep)
+	})
+	eventually(r.t, toRunning, func() error {
+		if n := len(r.pods()); n != replicas {
+			return fmt.Errorf("%d pods, want %d", n, replicas)
+		}
+		return nil
+	})
+}
+
+// checkSlots checks that the primary keeps exactly one slot per standby of
+// a WorkloadSet of the given size: none of a removed pod lingers.
+func (r *pgRepl) checkSlots(replicas int) {
+	r.t.Helper()
+	primary := r.primary()
+	var want []string
+	for i := range replicas {
+		if name := naming.Pod(r.ws, int32(i)); name != primary {
+			want = append(want, strings.ReplaceAll(name, "-", "_"))
+		}
+	}
+	sort.Strings(want)
+	eventually(r.t, time.Minute, func() error {
+		got, err := r.query(r.rw(), "SELECT coalesce(string_agg(slot_name, ',' ORDER BY slot_name), '') FROM pg_replication_slots")
+		if err != nil {
+			return err
+		}
+		if got != strings.Join(want, ",") {
+			return fmt.Errorf("slots on the primary %s: %q, want %q", primary, got, strings.Join(want, ","))
+		}
+		return nil
+	})
+}
+
+// pgWriteLoop inserts a new row through addr every interval until stopped,
+// recording the acknowledged ids and the longest run of failures.
+type pgWriteLoop struct {
+	stop, done chan struct{}
+	acked      []int
+	longest    time.Duration
+	lastErr    error
+}
+
+func (r *pgRepl) startWriteLoop(addr string, interval time.Duration) *pgWriteLoop {
+	w := &pgWriteLoop{stop: make(chan struct{}), done: make(chan struct{})}
+	host, port, _ := net.SplitHostPort(addr)
+	dsn := fmt.Sprintf("host=%s port=%s user=%s password=%s dbname=postgres sslmode=disable connect_timeout=2", host, port, r.user, r.password)
+	go func() {
+		defer close(w.done)
+		var conn *pgx.Conn
+		var failingSince time.Time
+		for id := 1; ; id++ {
+			select {
+			case <-w.stop:
+				if conn != nil {
+					_ = conn.Close(context.Background())
+				}
+				return
+			case <-time.After(interval):
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			var err error
+			if conn == nil {
+				conn, err = pgx.Connect(ctx, dsn)
+			}
+			if err == nil {
+				if _, err = conn.Exec(ctx, "INSERT INTO writeloop VALUES ($1)", id); err != nil {
+					_ = conn.Close(context.Background())
+					conn = nil
+				}
+			}
+			cancel()
+			now := time.Now()
+			if err != nil {
+				w.lastErr = err
+				if failingSince.IsZero() {
+					failingSince = now
+				}
+				continue
+			}
+			if !failingSince.IsZero() {
+				w.longest = max(w.longest, now.Sub(failingSince))
+				failingSince = time.Time{}
+			}
+			w.acked = append(w.acked, id)
+		}
+	}()
+	return w
+}
+
+func (w *pgWriteLoop) finish() {
+	close(w.stop)
+	<-w.done
+}
+
+// A parameter that needs a restart (max_connections) rolls the standbys
+// first, one at a time, then switches over (switchover-demote on the
+// primary, switchover-promote on the candidate) and replaces the former
+// primary: a write loop through the read-write Service sees only the
+// switchover's gap, no acknowledged row is lost, there is never a second
+// primary, and the standby that was not replaced yet follows the new
+// primary without a restart.
+func TestPostgreSQLReplicationRollingUpdate(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	if err := api(t).Create(ctx, pgReplicationApp(ns, "roll", 3)); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, ns, "roll", plinthv1.ApplicationRunning, toRunning)
+	r := newPGRepl(t, ns, "roll")
+	r.write(1, "before-the-rollout")
+	r.checkTopology(3, map[int]string{1: "before-the-rollout"})
+	eventually(t, time.Minute, func() error { return r.exec(r.rw(), "CREATE TABLE IF NOT EXISTS writeloop (id int primary key)") })
+	first := r.primary()
+	before := podUIDs(t, ns)
+
+	// Never two primaries: every 500ms, no more than one pod out of recovery.
+	stopTwo, twoDone := make(chan struct{}), make(chan struct{})
+	var twoPrimaries []string
+	go func() {
+		defer close(twoDone)
+		for {
+			select {
+			case <-stopTwo:
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+			var writable []string
+			for _, p := range r.pods() {
+				if p.Status.PodIP == "" {
+					continue
+				}
+				if rec, err := r.query(net.JoinHostPort(p.Status.PodIP, "5432"), "SELECT pg_is_in_recovery()::text"); err == nil && rec == "false" {
+					writable = append(writable, p.Name)
+				}
+			}
+			if len(writable) > 1 {
+				twoPrimaries = append(twoPrimaries, strings.Join(writable, "+"))
+			}
+		}
+	}()
+	watch := watchReplacements(ns, r.ws, before)
+	loop := r.startWriteLoop(r.rw(), 50*time.Millisecond)
+	start := time.Now()
+	patchApp(t, ns, "roll", func(a *plinthv1.Application) {
+		a.Spec.Components[0].Parameters = map[string]string{"max_connections": "250"}
+	})
+	eventually(t, 10*time.Minute, func() error {
+		after := podUIDs(t, ns)
+		for name, uid := range before {
+			if strings.HasPrefix(name, r.comp+"-") && after[name] == uid {
+				return fmt.Errorf("pod %s not replaced yet", name)
+			}
+		}
+		return nil
+	})
+	waitPhase(t, ns, "roll", plinthv1.ApplicationRunning, 5*time.Minute)
+	rolled := time.Since(start)
+	time.Sleep(2 * time.Second)
+	loop.finish()
+	order := watch.finish()
+	close(stopTwo)
+	<-twoDone
+	t.Logf("postgresql rolling update of 3 pods: %s; order %v; longest write gap %s (last error %v); %d writes acknowledged",
+		rolled.Round(time.Second), order, loop.longest.Round(time.Millisecond), loop.lastErr, len(loop.acked))
+
+	if len(order) != 3 || order[2].pod != first {
+		t.Fatalf("replacement order %v: want both standbys, then the former primary %s", order, first)
+	}
+	if order[2].primaryThen == first || order[2].primaryThen == "" {
+		t.Errorf("the former primary %s was replaced while it was still the primary (primary then %q): no switchover", first, order[2].primaryThen)
+	}
+	if now := r.primary(); now == first || now != order[2].primaryThen {
+		t.Errorf("designated primary after the rollout %q, want the switchover's candidate %q (not %s)", now, order[2].primaryThen, first)
+	}
+	for _, p := range r.pods() {
+		if p.Annotations[plinthv1.AnnotationPrimary] != order[2].primaryThen {
+			t.Errorf("pod %s: annotation %s = %q, want %s", p.Name, plinthv1.AnnotationPrimary, p.Annotations[plinthv1.AnnotationPrimary], order[2].primaryThen)
+		}
+	}
+	if len(twoPrimaries) > 0 {
+		t.Errorf("two pods out of recovery at once during the rollout: %v", twoPrimaries)
+	}
+	if loop.longest > 20*time.Second {
+		t.Errorf("writes failed for %s in a row during the rollout; want a gap no longer than a switchover", loop.longest)
+	}
+	if len(loop.acked) == 0 {
+		t.Fatal("the write loop had no write acknowledged")
+	}
+	r.write(2, "after-the-rollout")
+	r.checkTopology(3, map[int]string{1: "before-the-rollout", 2: "after-the-rollout"})
+	r.checkSlots(3)
+	// Every acknowledged row is on every member, and every member runs with
+	// the new parameter.
+	for _, p := range r.pods() {
+		addr := net.JoinHostPort(p.Status.PodIP, "5432")
+		eventually(t, time.Minute, func() error {
+			got, err := r.query(addr, "SELECT count(*)::text FROM writeloop WHERE id = ANY($1)", loop.acked)
+			if err != nil {
+				return err
+			}
+			if got != fmt.Sprint(len(loop.acked)) {
+				return fmt.Errorf("pod %s has %s of the %d acknowledged rows", p.Name, got, len(loop.acked))
+			}
+			return nil
+		})
+		if got, err := r.query(addr, "SELECT current_setting('max_connections')"); err != nil || got != "250" {
+			t.Errorf("pod %s: max_connections %q (%v), want 250", p.Name, got, err)
+		}
+	}
+	// The switchover is logged where it happened.
+	if logs := r.logs(first); !strings.Contains(logs, "starting as a standby") {
+		t.Errorf("the former primary %s did not log how it started:\n%s", first, logs)
+	}
+	r.noPasswordInLogs()
 }

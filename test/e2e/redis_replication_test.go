@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	crclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/plinth-io/plinth/apis/statusreport"
@@ -337,6 +338,56 @@ func (w *writeLoop) finish() {
 	<-w.done
 }
 
+// replacement is a pod of a rolling update, seen replaced (deleting or with
+// a new UID), with the pod labelled primary at that moment.
+type replacement struct{ pod, primaryThen string }
+
+// replacementWatch records, every 200ms, the order in which a WorkloadSet's
+// pods are replaced.
+type replacementWatch struct {
+	stop, done chan struct{}
+	order      []replacement
+}
+
+func watchReplacements(ns, ws string, before map[string]types.UID) *replacementWatch {
+	w := &replacementWatch{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		seen := map[string]bool{}
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			pods, err := client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: plinthv1.LabelWorkloadSet + "=" + ws})
+			if err != nil {
+				continue
+			}
+			primary := ""
+			for _, p := range pods.Items {
+				if p.Labels[plinthv1.LabelRole] == "primary" {
+					primary = p.Name
+				}
+			}
+			for _, p := range pods.Items {
+				if !seen[p.Name] && (p.DeletionTimestamp != nil || p.UID != before[p.Name]) {
+					seen[p.Name] = true
+					w.order = append(w.order, replacement{p.Name, primary})
+				}
+			}
+		}
+	}()
+	return w
+}
+
+// finish stops the watch and returns the replacements in order.
+func (w *replacementWatch) finish() []replacement {
+	close(w.stop)
+	<-w.done
+	return w.order
+}
+
 // A parameter that needs a restart rolls the replicas first, one at a time,
 // then switches over and replaces the old primary; a write loop sees only a
 // short gap and no acknowledged write is lost.
@@ -354,38 +405,7 @@ func TestRedisReplicationRollingUpdate(t *testing.T) {
 	password := secretValue(t, ns, naming.CredentialsSecret("roll"), "password")
 	before := podUIDs(t, ns)
 
-	// Record the order in which pods are replaced and who is primary then.
-	type replacement struct{ pod, primaryThen string }
-	var order []replacement
-	watchDone := make(chan struct{})
-	stopWatch := make(chan struct{})
-	go func() {
-		defer close(watchDone)
-		seen := map[string]bool{}
-		for {
-			select {
-			case <-stopWatch:
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
-			pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: plinthv1.LabelWorkloadSet + "=" + ws})
-			if err != nil {
-				continue
-			}
-			primary := ""
-			for _, p := range pods.Items {
-				if p.Labels[plinthv1.LabelRole] == "primary" {
-					primary = p.Name
-				}
-			}
-			for _, p := range pods.Items {
-				if !seen[p.Name] && (p.DeletionTimestamp != nil || p.UID != before[p.Name]) {
-					seen[p.Name] = true
-					order = append(order, replacement{p.Name, primary})
-				}
-			}
-		}
-	}()
+	watch := watchReplacements(ns, ws, before)
 
 	loop := startWriteLoop(serviceAddr(t, ns, naming.RoleService(comp, "primary"), 6379), password, 50*time.Millisecond)
 	start := time.Now()
@@ -404,8 +424,7 @@ func TestRedisReplicationRollingUpdate(t *testing.T) {
 	waitPhase(t, ns, "roll", plinthv1.ApplicationRunning, 3*time.Minute)
 	time.Sleep(2 * time.Second)
 	loop.finish()
-	close(stopWatch)
-	<-watchDone
+	order := watch.finish()
 	t.Logf("rolling update of 3 pods: %s; order %v; longest write gap %s (last error %v); %d writes acknowledged",
 		time.Since(start).Round(time.Second), order, loop.longest.Round(time.Millisecond), loop.lastErr, len(loop.acked))
 
