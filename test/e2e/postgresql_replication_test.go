@@ -496,65 +496,33 @@ func (r *pgRepl) checkSlots(replicas int) {
 	})
 }
 
-// pgWriteLoop inserts a new row through addr every interval until stopped,
-// recording the acknowledged ids and the longest run of failures.
-type pgWriteLoop struct {
-	stop, done chan struct{}
-	acked      []int
-	longest    time.Duration
-	lastErr    error
-}
-
-func (r *pgRepl) startWriteLoop(addr string, interval time.Duration) *pgWriteLoop {
-	w := &pgWriteLoop{stop: make(chan struct{}), done: make(chan struct{})}
+// startWriteLoop inserts a new row into writeloop through addr every
+// interval, reconnecting after an error.
+func (r *pgRepl) startWriteLoop(addr string, interval time.Duration) (*writeLoop, func()) {
 	host, port, _ := net.SplitHostPort(addr)
 	dsn := fmt.Sprintf("host=%s port=%s user=%s password=%s dbname=postgres sslmode=disable connect_timeout=2", host, port, r.user, r.password)
-	go func() {
-		defer close(w.done)
-		var conn *pgx.Conn
-		var failingSince time.Time
-		for id := 1; ; id++ {
-			select {
-			case <-w.stop:
-				if conn != nil {
-					_ = conn.Close(context.Background())
-				}
-				return
-			case <-time.After(interval):
+	var conn *pgx.Conn
+	loop := startWriteLoop(interval, func(id int) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		var err error
+		if conn == nil {
+			if conn, err = pgx.Connect(ctx, dsn); err != nil {
+				return err
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			var err error
-			if conn == nil {
-				conn, err = pgx.Connect(ctx, dsn)
-			}
-			if err == nil {
-				if _, err = conn.Exec(ctx, "INSERT INTO writeloop VALUES ($1)", id); err != nil {
-					_ = conn.Close(context.Background())
-					conn = nil
-				}
-			}
-			cancel()
-			now := time.Now()
-			if err != nil {
-				w.lastErr = err
-				if failingSince.IsZero() {
-					failingSince = now
-				}
-				continue
-			}
-			if !failingSince.IsZero() {
-				w.longest = max(w.longest, now.Sub(failingSince))
-				failingSince = time.Time{}
-			}
-			w.acked = append(w.acked, id)
 		}
-	}()
-	return w
-}
-
-func (w *pgWriteLoop) finish() {
-	close(w.stop)
-	<-w.done
+		if _, err = conn.Exec(ctx, "INSERT INTO writeloop VALUES ($1)", id); err != nil {
+			_ = conn.Close(context.Background())
+			conn = nil
+		}
+		return err
+	})
+	return loop, func() {
+		loop.finish()
+		if conn != nil {
+			_ = conn.Close(context.Background())
+		}
+	}
 }
 
 // A parameter that needs a restart (max_connections) rolls the standbys
@@ -604,7 +572,7 @@ func TestPostgreSQLReplicationRollingUpdate(t *testing.T) {
 		}
 	}()
 	watch := watchReplacements(ns, r.ws, before)
-	loop := r.startWriteLoop(r.rw(), 50*time.Millisecond)
+	loop, stopLoop := r.startWriteLoop(r.rw(), 50*time.Millisecond)
 	start := time.Now()
 	patchApp(t, ns, "roll", func(a *plinthv1.Application) {
 		a.Spec.Components[0].Parameters = map[string]string{"max_connections": "250"}
@@ -621,7 +589,7 @@ func TestPostgreSQLReplicationRollingUpdate(t *testing.T) {
 	waitPhase(t, ns, "roll", plinthv1.ApplicationRunning, 5*time.Minute)
 	rolled := time.Since(start)
 	time.Sleep(2 * time.Second)
-	loop.finish()
+	stopLoop()
 	order := watch.finish()
 	close(stopTwo)
 	<-twoDone

@@ -275,46 +275,29 @@ func TestRedisSentinel(t *testing.T) {
 	waitPhase(t, ns, "sent", plinthv1.ApplicationRunning, 2*time.Minute)
 }
 
-// writeLoop writes a new key through addr every interval until stopped, and
-// records which writes were acknowledged and the longest run of failures.
+// writeLoop calls write with a new id every interval until stopped, and
+// records which ids were acknowledged (write returned nil) and the longest
+// run of failures.
 type writeLoop struct {
 	stop    chan struct{}
 	done    chan struct{}
-	acked   []string
+	acked   []int
 	longest time.Duration
 	lastErr error
 }
 
-func startWriteLoop(addr, password string, interval time.Duration) *writeLoop {
+func startWriteLoop(interval time.Duration, write func(id int) error) *writeLoop {
 	w := &writeLoop{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
-		var conn *redisConn
 		var failingSince time.Time
-		for i := 0; ; i++ {
+		for id := 1; ; id++ {
 			select {
 			case <-w.stop:
-				if conn != nil {
-					conn.close()
-				}
 				return
 			case <-time.After(interval):
 			}
-			key := fmt.Sprintf("plinth:loop:%d", i)
-			var err error
-			if conn == nil {
-				conn, err = redisAuthed(addr, password)
-			}
-			if err == nil {
-				var got string
-				if got, err = conn.command("SET", key, "x"); err == nil && got != "OK" {
-					err = fmt.Errorf("SET = %q", got)
-				}
-				if err != nil {
-					conn.close()
-					conn = nil
-				}
-			}
+			err := write(id)
 			now := time.Now()
 			if err != nil {
 				w.lastErr = err
@@ -327,10 +310,42 @@ func startWriteLoop(addr, password string, interval time.Duration) *writeLoop {
 				w.longest = max(w.longest, now.Sub(failingSince))
 				failingSince = time.Time{}
 			}
-			w.acked = append(w.acked, key)
+			w.acked = append(w.acked, id)
 		}
 	}()
 	return w
+}
+
+// redisLoopKey is the key the Redis write loop sets for an id.
+func redisLoopKey(id int) string { return fmt.Sprintf("plinth:loop:%d", id) }
+
+// startRedisWriteLoop SETs a new key through addr every interval,
+// reconnecting after an error.
+func startRedisWriteLoop(addr, password string, interval time.Duration) (*writeLoop, func()) {
+	var conn *redisConn
+	loop := startWriteLoop(interval, func(id int) error {
+		var err error
+		if conn == nil {
+			if conn, err = redisAuthed(addr, password); err != nil {
+				return err
+			}
+		}
+		got, err := conn.command("SET", redisLoopKey(id), "x")
+		if err == nil && got != "OK" {
+			err = fmt.Errorf("SET = %q", got)
+		}
+		if err != nil {
+			conn.close()
+			conn = nil
+		}
+		return err
+	})
+	return loop, func() {
+		loop.finish()
+		if conn != nil {
+			conn.close()
+		}
+	}
 }
 
 func (w *writeLoop) finish() {
@@ -407,7 +422,7 @@ func TestRedisReplicationRollingUpdate(t *testing.T) {
 
 	watch := watchReplacements(ns, ws, before)
 
-	loop := startWriteLoop(serviceAddr(t, ns, naming.RoleService(comp, "primary"), 6379), password, 50*time.Millisecond)
+	loop, stopLoop := startRedisWriteLoop(serviceAddr(t, ns, naming.RoleService(comp, "primary"), 6379), password, 50*time.Millisecond)
 	start := time.Now()
 	patchApp(t, ns, "roll", func(a *plinthv1.Application) {
 		a.Spec.Components[0].Parameters = map[string]string{"databases": "32"}
@@ -423,7 +438,7 @@ func TestRedisReplicationRollingUpdate(t *testing.T) {
 	})
 	waitPhase(t, ns, "roll", plinthv1.ApplicationRunning, 3*time.Minute)
 	time.Sleep(2 * time.Second)
-	loop.finish()
+	stopLoop()
 	order := watch.finish()
 	t.Logf("rolling update of 3 pods: %s; order %v; longest write gap %s (last error %v); %d writes acknowledged",
 		time.Since(start).Round(time.Second), order, loop.longest.Round(time.Millisecond), loop.lastErr, len(loop.acked))
@@ -444,7 +459,8 @@ func TestRedisReplicationRollingUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.close()
-	for _, k := range loop.acked {
+	for _, id := range loop.acked {
+		k := redisLoopKey(id)
 		if got, err := r.command("EXISTS", k); err != nil || got != "1" {
 			t.Fatalf("acknowledged write %s lost after the rollout (%q %v)", k, got, err)
 		}

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,21 +27,14 @@ func (p *pod) follow() *syncBuffer {
 		"PLINTH_FOLLOW_INTERVAL=1",
 		"LANG=C.UTF-8",
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
 		if t.Failed() || os.Getenv("PLINTH_TEST_SHOW_OUTPUT") != "" {
 			t.Logf("output of follow.sh in %s:\n%s", p.name, out.String())
 		}
 	})
+	middlewaretest.StartCommand(t, cmd) // its cleanup, run first, kills it
 	return out
 }
 
