@@ -640,6 +640,29 @@ func TestPostgreSQLReplicationRollingUpdate(t *testing.T) {
 			t.Errorf("pod %s: max_connections %q (%v), want 250", p.Name, got, err)
 		}
 	}
+	// The standby that was neither the candidate nor the former primary
+	// followed the new primary without a restart: its postmaster started
+	// before the former primary was replaced (after the switchover).
+	for _, p := range r.pods() {
+		if p.Name == first || p.Name == order[2].primaryThen {
+			continue
+		}
+		started, err := r.query(net.JoinHostPort(p.Status.PodIP, "5432"), "SELECT to_char(pg_postmaster_start_time() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+		if err != nil {
+			t.Fatal(err)
+		}
+		at, err := time.Parse(time.RFC3339Nano, started)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !at.Before(order[2].at) {
+			t.Errorf("standby %s restarted at %s, after the switchover (the former primary was replaced at %s): it should have followed with a reload", p.Name, at, order[2].at)
+		}
+		raw, err := client.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: "follow"}).DoRaw(ctx)
+		if err != nil || !strings.Contains(string(raw), "following the designated primary "+order[2].primaryThen) {
+			t.Errorf("the follow sidecar of %s did not follow %s (%v):\n%s", p.Name, order[2].primaryThen, err, raw)
+		}
+	}
 	// The switchover is logged where it happened.
 	if logs := r.logs(first); !strings.Contains(logs, "starting as a standby") {
 		t.Errorf("the former primary %s did not log how it started:\n%s", first, logs)

@@ -354,8 +354,13 @@ func (w *writeLoop) finish() {
 }
 
 // replacement is a pod of a rolling update, seen replaced (deleting or with
-// a new UID), with the pod labelled primary at that moment.
-type replacement struct{ pod, primaryThen string }
+// a new UID) at a time, with the pod labelled primary at that moment.
+type replacement struct {
+	pod, primaryThen string
+	at               time.Time
+}
+
+func (r replacement) String() string { return r.pod + " (primary " + r.primaryThen + ")" }
 
 // replacementWatch records, every 200ms, the order in which a WorkloadSet's
 // pods are replaced.
@@ -388,7 +393,7 @@ func watchReplacements(ns, ws string, before map[string]types.UID) *replacementW
 			for _, p := range pods.Items {
 				if !seen[p.Name] && (p.DeletionTimestamp != nil || p.UID != before[p.Name]) {
 					seen[p.Name] = true
-					w.order = append(w.order, replacement{p.Name, primary})
+					w.order = append(w.order, replacement{pod: p.Name, primaryThen: primary, at: time.Now()})
 				}
 			}
 		}
