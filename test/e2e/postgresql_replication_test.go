@@ -226,8 +226,8 @@ func TestPostgreSQLReplication(t *testing.T) {
 	}
 	r.checkTopology(3, rows)
 
-	// Scaling goes through the plugin's HorizontalScale Operation (it prunes
-	// the slots of removed standbys); the designated primary stays.
+	// The designated primary stays while scaling; the slots of removed
+	// standbys are dropped by the primary's follow sidecar.
 	primary := r.primary()
 	start = time.Now()
 	r.scale(5)
@@ -435,45 +435,23 @@ func (r *pgRepl) primary() string {
 	return ws.Status.Primary
 }
 
-// scale runs the plugin's HorizontalScale Operation and waits until it
-// succeeded and the pods are there.
+// scale changes the number of pods on the Application and waits until they
+// are there and the Application is Running.
 func (r *pgRepl) scale(replicas int) {
 	r.t.Helper()
-	ctx := context.Background()
-	op := &plinthv1.Operation{
-		ObjectMeta: metav1.ObjectMeta{Namespace: r.ns, Name: fmt.Sprintf("%s-scale-%d", r.app, replicas)},
-		Spec: plinthv1.OperationSpec{
-			TargetRef:   plinthv1.TargetReference{Kind: "Application", Name: r.app},
-			TemplateRef: "HorizontalScale",
-			Parameters:  map[string]string{"replicas": fmt.Sprint(replicas)},
-		},
-	}
-	if err := api(r.t).Create(ctx, op); err != nil {
-		r.t.Fatal(err)
-	}
-	eventually(r.t, 10*time.Minute, func() error {
-		got := &plinthv1.Operation{}
-		if err := api(r.t).Get(ctx, crclient.ObjectKeyFromObject(op), got); err != nil {
-			return err
-		}
-		switch got.Status.Phase {
-		case plinthv1.OperationSucceeded:
-			return nil
-		case plinthv1.OperationFailed, plinthv1.OperationCancelled:
-			r.t.Fatalf("Operation HorizontalScale to %d: %s: %s %+v", replicas, got.Status.Phase, got.Status.Error, got.Status.Steps)
-		}
-		return fmt.Errorf("Operation HorizontalScale to %d: phase %q, step %d", replicas, got.Status.Phase, got.Status.CurrentStep)
-	})
+	patchApp(r.t, r.ns, r.app, func(a *plinthv1.Application) { a.Spec.Components[0].Replicas = ptr(int32(replicas)) })
 	eventually(r.t, toRunning, func() error {
 		if n := len(r.pods()); n != replicas {
 			return fmt.Errorf("%d pods, want %d", n, replicas)
 		}
 		return nil
 	})
+	waitPhase(r.t, r.ns, r.app, plinthv1.ApplicationRunning, toRunning)
 }
 
 // checkSlots checks that the primary keeps exactly one slot per standby of
-// a WorkloadSet of the given size: none of a removed pod lingers.
+// a WorkloadSet of the given size: none of a removed pod lingers (the
+// follow sidecar drops them after a minute).
 func (r *pgRepl) checkSlots(replicas int) {
 	r.t.Helper()
 	primary := r.primary()
@@ -484,7 +462,7 @@ func (r *pgRepl) checkSlots(replicas int) {
 		}
 	}
 	sort.Strings(want)
-	eventually(r.t, time.Minute, func() error {
+	eventually(r.t, 3*time.Minute, func() error {
 		got, err := r.query(r.rw(), "SELECT coalesce(string_agg(slot_name, ',' ORDER BY slot_name), '') FROM pg_replication_slots")
 		if err != nil {
 			return err

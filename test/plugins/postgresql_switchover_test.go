@@ -25,6 +25,7 @@ func (p *pod) follow() *syncBuffer {
 		"PLINTH_TOPOLOGY_DIR=" + p.topology,
 		"PLINTH_SOCKET_DIR=" + p.sock,
 		"PLINTH_FOLLOW_INTERVAL=1",
+		"PLINTH_SLOT_GRACE=3",
 		"LANG=C.UTF-8",
 	}
 	out := &syncBuffer{}
@@ -187,4 +188,20 @@ func TestPostgreSQLSwitchoverFailsBack(t *testing.T) {
 		t.Errorf("the candidate is in recovery: %s", got)
 	}
 	noPassword(t, p0, p1)
+}
+
+// On the primary, follow.sh drops the inactive slot of a pod of the
+// WorkloadSet whose DNS name does not resolve (scaled in), and keeps active
+// slots and slots it does not own.
+func TestPostgreSQLFollowDropsSlotsOfGonePods(t *testing.T) {
+	c := newCluster(t)
+	pods := replicationSet(t, c, 2)
+	p0, p1 := pods[0], pods[1]
+	p0.mustQuery("SELECT pg_create_physical_replication_slot('orders_postgresql_7')::text")
+	p0.mustQuery("SELECT pg_create_physical_replication_slot('someone_elses')::text")
+	// The pods' stable names, as in the cluster (<pod>.<service>.<namespace>.svc);
+	// orders-postgresql-7 is not a pod any more, so it does not resolve.
+	p0.setTopology(p0.name, p0.name+".orders-postgresql.shop.invalid", true)
+	p0.waitQuery(time.Minute, "orders_postgresql_1,someone_elses", "SELECT string_agg(slot_name, ',' ORDER BY slot_name) FROM pg_replication_slots")
+	p1.waitQuery(10*time.Second, "streaming", "SELECT status FROM pg_stat_wal_receiver")
 }
