@@ -93,8 +93,20 @@ func Ping(ctx context.Context, c *redis.Client) error {
 func StartProcess(t testing.TB, cred *syscall.Credential, argv ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	StartCommand(t, cmd)
+	return cmd
+}
+
+// StartCommand starts cmd in its own process group and kills the group at
+// cleanup (before cleanups registered earlier run).
+func StartCommand(t testing.TB, cmd *exec.Cmd) {
+	t.Helper()
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +116,6 @@ func StartProcess(t testing.TB, cred *syscall.Credential, argv ...string) *exec.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 	})
-	return cmd
 }
 
 // StartRedis starts a redis-server directly and waits until it answers.

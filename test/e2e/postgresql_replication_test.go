@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -226,33 +227,27 @@ func TestPostgreSQLReplication(t *testing.T) {
 	}
 	r.checkTopology(3, rows)
 
-	patchApp(t, ns, "ledger", func(a *plinthv1.Application) { a.Spec.Components[0].Replicas = ptr[int32](5) })
+	// The designated primary stays while scaling; the slots of removed
+	// standbys are dropped by the primary's follow sidecar.
+	primary := r.primary()
 	start = time.Now()
-	eventually(t, toRunning, func() error {
-		if n := len(r.pods()); n != 5 {
-			return fmt.Errorf("%d pods, want 5", n)
-		}
-		return nil
-	})
-	waitPhase(t, ns, "ledger", plinthv1.ApplicationRunning, toRunning)
+	r.scale(5)
 	rows[4] = "after-scale-out"
 	r.write(4, rows[4])
 	r.checkTopology(5, rows)
+	r.checkSlots(5)
 	t.Logf("postgresql replication 1+4: in sync after %s", time.Since(start).Round(time.Second))
 
-	patchApp(t, ns, "ledger", func(a *plinthv1.Application) { a.Spec.Components[0].Replicas = ptr[int32](2) })
 	start = time.Now()
-	eventually(t, toRunning, func() error {
-		if n := len(r.pods()); n != 2 {
-			return fmt.Errorf("%d pods, want 2", n)
-		}
-		return nil
-	})
-	waitPhase(t, ns, "ledger", plinthv1.ApplicationRunning, toRunning)
+	r.scale(2)
 	rows[5] = "after-scale-in"
 	r.write(5, rows[5])
 	r.checkTopology(2, rows)
-	t.Logf("postgresql replication 1+1: in sync after %s", time.Since(start).Round(time.Second))
+	r.checkSlots(2)
+	if got := r.primary(); got != primary {
+		t.Errorf("the designated primary moved from %s to %s while scaling", primary, got)
+	}
+	t.Logf("postgresql replication 1+1: in sync, slots pruned after %s", time.Since(start).Round(time.Second))
 
 	// Deleted pods come back on their volumes: the primary as primary, the
 	// standby as a standby without a new clone.
@@ -429,4 +424,240 @@ func TestPostgreSQLReplicationBootstrapSurvivesControllerRestarts(t *testing.T) 
 		t.Errorf("WorkloadSet status primary %q initialized %v, want %s and true", ws.Status.Primary, ws.Status.Initialized, want)
 	}
 	waitControllersAvailable(t)
+}
+
+// primary is the WorkloadSet's designated primary.
+func (r *pgRepl) primary() string {
+	r.t.Helper()
+	ws := &plinthv1.WorkloadSet{}
+	if err := api(r.t).Get(context.Background(), crclient.ObjectKey{Namespace: r.ns, Name: r.ws}, ws); err != nil {
+		r.t.Fatal(err)
+	}
+	return ws.Status.Primary
+}
+
+// scale changes the number of pods on the Application and waits until they
+// are there and the Application is Running.
+func (r *pgRepl) scale(replicas int) {
+	r.t.Helper()
+	patchApp(r.t, r.ns, r.app, func(a *plinthv1.Application) { a.Spec.Components[0].Replicas = ptr(int32(replicas)) })
+	eventually(r.t, toRunning, func() error {
+		if n := len(r.pods()); n != replicas {
+			return fmt.Errorf("%d pods, want %d", n, replicas)
+		}
+		return nil
+	})
+	waitPhase(r.t, r.ns, r.app, plinthv1.ApplicationRunning, toRunning)
+}
+
+// checkSlots checks that the primary keeps exactly one slot per standby of
+// a WorkloadSet of the given size: none of a removed pod lingers (the
+// follow sidecar drops them after a minute).
+func (r *pgRepl) checkSlots(replicas int) {
+	r.t.Helper()
+	primary := r.primary()
+	var want []string
+	for i := range replicas {
+		if name := naming.Pod(r.ws, int32(i)); name != primary {
+			want = append(want, strings.ReplaceAll(name, "-", "_"))
+		}
+	}
+	sort.Strings(want)
+	eventually(r.t, 3*time.Minute, func() error {
+		got, err := r.query(r.rw(), "SELECT coalesce(string_agg(slot_name, ',' ORDER BY slot_name), '') FROM pg_replication_slots")
+		if err != nil {
+			return err
+		}
+		if got != strings.Join(want, ",") {
+			return fmt.Errorf("slots on the primary %s: %q, want %q", primary, got, strings.Join(want, ","))
+		}
+		return nil
+	})
+}
+
+// startWriteLoop inserts a new row into writeloop through addr every
+// interval (the row's id is the loop key's number, see loopID),
+// reconnecting after an error.
+func (r *pgRepl) startWriteLoop(addr string, interval time.Duration) *writeLoop {
+	host, port, _ := net.SplitHostPort(addr)
+	dsn := fmt.Sprintf("host=%s port=%s user=%s password=%s dbname=postgres sslmode=disable connect_timeout=2", host, port, r.user, r.password)
+	var conn *pgx.Conn
+	insert := func(key string) error {
+		id, err := loopID(key)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if conn == nil {
+			if conn, err = pgx.Connect(ctx, dsn); err != nil {
+				return err
+			}
+		}
+		if _, err = conn.Exec(ctx, "INSERT INTO writeloop VALUES ($1)", id); err != nil {
+			_ = conn.Close(context.Background())
+			conn = nil
+		}
+		return err
+	}
+	return runWriteLoop(interval, insert, func() {
+		if conn != nil {
+			_ = conn.Close(context.Background())
+		}
+	})
+}
+
+// loopID is the number at the end of a write loop key.
+func loopID(key string) (int, error) {
+	return strconv.Atoi(key[strings.LastIndexByte(key, ':')+1:])
+}
+
+// loopIDs are the numbers of the write loop's acknowledged keys.
+func loopIDs(t *testing.T, keys []string) []int {
+	t.Helper()
+	ids := make([]int, 0, len(keys))
+	for _, k := range keys {
+		id, err := loopID(k)
+		if err != nil {
+			t.Fatalf("write loop key %q: %v", k, err)
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// A parameter that needs a restart (max_connections) rolls the standbys
+// first, one at a time, then switches over (switchover-demote on the
+// primary, switchover-promote on the candidate) and replaces the former
+// primary: a write loop through the read-write Service sees only the
+// switchover's gap, no acknowledged row is lost, there is never a second
+// primary, and the standby that was not replaced yet follows the new
+// primary without a restart.
+func TestPostgreSQLReplicationRollingUpdate(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	if err := api(t).Create(ctx, pgReplicationApp(ns, "roll", 3)); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, ns, "roll", plinthv1.ApplicationRunning, toRunning)
+	r := newPGRepl(t, ns, "roll")
+	r.write(1, "before-the-rollout")
+	r.checkTopology(3, map[int]string{1: "before-the-rollout"})
+	eventually(t, time.Minute, func() error { return r.exec(r.rw(), "CREATE TABLE IF NOT EXISTS writeloop (id int primary key)") })
+	first := r.primary()
+
+	// Never two primaries: every 500ms, no more than one pod out of recovery.
+	stopTwo, twoDone := make(chan struct{}), make(chan struct{})
+	var twoPrimaries []string
+	go func() {
+		defer close(twoDone)
+		for {
+			select {
+			case <-stopTwo:
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+			var writable []string
+			for _, p := range r.pods() {
+				if p.Status.PodIP == "" {
+					continue
+				}
+				if rec, err := r.query(net.JoinHostPort(p.Status.PodIP, "5432"), "SELECT pg_is_in_recovery()::text"); err == nil && rec == "false" {
+					writable = append(writable, p.Name)
+				}
+			}
+			if len(writable) > 1 {
+				twoPrimaries = append(twoPrimaries, strings.Join(writable, "+"))
+			}
+		}
+	}()
+	w := watchRollout(t, ns, r.comp)
+	loop := r.startWriteLoop(r.rw(), writeInterval)
+	start := time.Now()
+	patchApp(t, ns, "roll", func(a *plinthv1.Application) {
+		a.Spec.Components[0].Parameters = map[string]string{"max_connections": "250"}
+	})
+	eventually(t, 10*time.Minute, w.replaced)
+	waitPhase(t, ns, "roll", plinthv1.ApplicationRunning, 5*time.Minute)
+	rolled := time.Since(start)
+	time.Sleep(2 * time.Second)
+	loop.finish()
+	close(stopTwo)
+	<-twoDone
+	// Standbys first, one at a time with the others Ready, the former
+	// primary last after another pod took the primary label, never two
+	// labelled primary.
+	order := w.checkRolloutOrder(t, map[string]string{r.ws: first})
+	t.Logf("postgresql rolling update of 3 pods: %s; order %v; %s; longest time without a pod labelled primary %s",
+		rolled.Round(time.Second), order, loop, w.noPrimary.Round(time.Millisecond))
+	if len(order) != 3 || order[2].pod != first {
+		t.Fatalf("replacement order %v: want both standbys, then the former primary %s", order, first)
+	}
+	if now := r.primary(); now == first || now != order[2].primaryThen {
+		t.Errorf("designated primary after the rollout %q, want the switchover's candidate %q (not %s)", now, order[2].primaryThen, first)
+	}
+	for _, p := range r.pods() {
+		if p.Annotations[plinthv1.AnnotationPrimary] != order[2].primaryThen {
+			t.Errorf("pod %s: annotation %s = %q, want %s", p.Name, plinthv1.AnnotationPrimary, p.Annotations[plinthv1.AnnotationPrimary], order[2].primaryThen)
+		}
+	}
+	if len(twoPrimaries) > 0 {
+		t.Errorf("two pods out of recovery at once during the rollout: %v", twoPrimaries)
+	}
+	if loop.longest > maxWriteGap {
+		t.Errorf("writes failed for %s in a row during the rollout; want a gap no longer than a switchover", loop.longest)
+	}
+	if len(loop.acked) == 0 {
+		t.Fatalf("the write loop had no write acknowledged (last error %v)", loop.lastErr)
+	}
+	acked := loopIDs(t, loop.acked)
+	r.write(2, "after-the-rollout")
+	r.checkTopology(3, map[int]string{1: "before-the-rollout", 2: "after-the-rollout"})
+	r.checkSlots(3)
+	// Every acknowledged row is on every member, and every member runs with
+	// the new parameter.
+	for _, p := range r.pods() {
+		addr := net.JoinHostPort(p.Status.PodIP, "5432")
+		eventually(t, time.Minute, func() error {
+			got, err := r.query(addr, "SELECT count(*)::text FROM writeloop WHERE id = ANY($1)", acked)
+			if err != nil {
+				return err
+			}
+			if got != fmt.Sprint(len(acked)) {
+				return fmt.Errorf("pod %s has %s of the %d acknowledged rows", p.Name, got, len(acked))
+			}
+			return nil
+		})
+		if got, err := r.query(addr, "SELECT current_setting('max_connections')"); err != nil || got != "250" {
+			t.Errorf("pod %s: max_connections %q (%v), want 250", p.Name, got, err)
+		}
+	}
+	// The standby that was neither the candidate nor the former primary
+	// followed the new primary without a restart: its postmaster started
+	// before the former primary was replaced (after the switchover).
+	for _, p := range r.pods() {
+		if p.Name == first || p.Name == order[2].primaryThen {
+			continue
+		}
+		started, err := r.query(net.JoinHostPort(p.Status.PodIP, "5432"), "SELECT to_char(pg_postmaster_start_time() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+		if err != nil {
+			t.Fatal(err)
+		}
+		at, err := time.Parse(time.RFC3339Nano, started)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !at.Before(order[2].at) {
+			t.Errorf("standby %s restarted at %s, after the switchover (the former primary was replaced at %s): it should have followed with a reload", p.Name, at, order[2].at)
+		}
+		raw, err := client.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: "follow"}).DoRaw(ctx)
+		if err != nil || !strings.Contains(string(raw), "following the designated primary "+order[2].primaryThen) {
+			t.Errorf("the follow sidecar of %s did not follow %s (%v):\n%s", p.Name, order[2].primaryThen, err, raw)
+		}
+	}
+	// The switchover is logged where it happened.
+	if logs := r.logs(first); !strings.Contains(logs, "starting as a standby") {
+		t.Errorf("the former primary %s did not log how it started:\n%s", first, logs)
+	}
+	r.noPasswordInLogs()
 }

@@ -176,6 +176,8 @@ type replacement struct {
 	primaryThen string
 	// othersReady: every other pod of the WorkloadSet was there and Ready.
 	othersReady bool
+	// at is when the replacement was seen.
+	at time.Time
 }
 
 func (r replacement) String() string {
@@ -301,7 +303,7 @@ func (w *rolloutWatch) observe(ev watch.EventType, p *corev1.Pod) {
 			primary = labelled[0]
 		}
 		w.order = append(w.order, replacement{pod: p.Name, workloadSet: ws, primaryThen: primary,
-			othersReady: othersReady && others == w.perWS[ws]-1})
+			othersReady: othersReady && others == w.perWS[ws]-1, at: time.Now()})
 	}
 	now := time.Now()
 	switch since := w.noPrimarySince[ws]; {

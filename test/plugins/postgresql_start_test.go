@@ -123,6 +123,9 @@ type pod struct {
 	mu   sync.Mutex
 	run  *run
 	runs []*run
+	// supervised: start.sh is started again whenever it exits, as procmgr
+	// does (restart policy Always), until stop.
+	supervised bool
 }
 
 type run struct {
@@ -182,6 +185,42 @@ func (p *pod) setTopology(primary, host string, initialized bool) {
 // start runs start.sh as procmgr would, with the container's environment.
 func (p *pod) start() *run {
 	p.c.t.Helper()
+	r, err := p.startScript()
+	if err != nil {
+		p.c.t.Fatal(err)
+	}
+	return r
+}
+
+// supervise starts start.sh and starts it again a second after it exits,
+// like procmgr, until stop.
+func (p *pod) supervise() {
+	p.c.t.Helper()
+	r := p.start()
+	p.mu.Lock()
+	p.supervised = true
+	p.mu.Unlock()
+	go func() {
+		for {
+			<-r.done
+			time.Sleep(time.Second)
+			p.mu.Lock()
+			again := p.supervised && p.run == r
+			p.mu.Unlock()
+			if !again {
+				return
+			}
+			next, err := p.startScript()
+			if err != nil {
+				p.c.t.Errorf("%s: restarting start.sh: %v", p.name, err)
+				return
+			}
+			r = next
+		}
+	}()
+}
+
+func (p *pod) startScript() (*run, error) {
 	c := p.c
 	args := []string{filepath.Join(c.conf, "start.sh"),
 		"-c", "config_file=" + filepath.Join(c.conf, "postgresql.conf"),
@@ -202,14 +241,14 @@ func (p *pod) start() *run {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	r := &run{cmd: cmd, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = &r.out, &r.out
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if err := cmd.Start(); err != nil {
-		c.t.Fatal(err)
+		return nil, err
 	}
 	go func() { r.err = cmd.Wait(); close(r.done) }()
-	p.mu.Lock()
 	p.run, p.runs = r, append(p.runs, r)
-	p.mu.Unlock()
-	return r
+	return r, nil
 }
 
 // stop stops postgres as procmgr does (SIGINT: fast shutdown), then kills
@@ -217,7 +256,7 @@ func (p *pod) start() *run {
 func (p *pod) stop() {
 	p.mu.Lock()
 	r := p.run
-	p.run = nil
+	p.run, p.supervised = nil, false
 	p.mu.Unlock()
 	if r == nil {
 		return
@@ -277,11 +316,15 @@ func (p *pod) exec(sql string) {
 // has exited.
 func (p *pod) waitQuery(timeout time.Duration, want, sql string, args ...any) {
 	p.c.t.Helper()
-	r := p.run
+	p.mu.Lock()
+	r, supervised := p.run, p.supervised
+	p.mu.Unlock()
 	middlewaretest.Eventually(p.c.t, timeout, p.name+": "+sql, func() error {
 		select {
 		case <-r.done:
-			p.c.t.Fatalf("%s: start.sh exited (%v):\n%s", p.name, r.err, r.out.String())
+			if !supervised {
+				p.c.t.Fatalf("%s: start.sh exited (%v):\n%s", p.name, r.err, r.out.String())
+			}
 		default:
 		}
 		got, err := p.query(sql, args...)
@@ -366,7 +409,7 @@ func (p *pod) tryAction(name string, args map[string]string) (string, error) {
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	// The ops agent's container environment.
-	cmd.Env = append(os.Environ(), "PATH="+middlewaretest.PostgresBin+":"+os.Getenv("PATH"), "POD_NAME="+p.name, "PGPASSWORD="+pgPassword)
+	cmd.Env = append(os.Environ(), "PATH="+middlewaretest.PostgresBin+":"+os.Getenv("PATH"), "POD_NAME="+p.name, "PGPASSWORD="+pgPassword, "PGDATA="+p.pgdata())
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
 }
