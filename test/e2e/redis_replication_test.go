@@ -62,6 +62,21 @@ func killLeaders(t *testing.T, controllers ...string) {
 	t.Cleanup(func() { waitControllersAvailable(t) })
 }
 
+// killLeadersDuringBootstrap waits until the first pod of namespace ns
+// exists (the Application's pods are being created) and kills the leaders
+// of controllers then.
+func killLeadersDuringBootstrap(t *testing.T, ns string, controllers ...string) {
+	t.Helper()
+	eventually(t, time.Minute, func() error {
+		pods, err := client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+		if err != nil || len(pods.Items) == 0 {
+			return fmt.Errorf("no pod yet (%v)", err)
+		}
+		return nil
+	})
+	killLeaders(t, controllers...)
+}
+
 // members is what the pods of a WorkloadSet report in their own status
 // annotations (not the controller's summary).
 type members struct {
@@ -183,15 +198,7 @@ func TestRedisReplication(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	// Kill the controllers while the pods are being created.
-	eventually(t, time.Minute, func() error {
-		pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-		if err != nil || len(pods.Items) == 0 {
-			return fmt.Errorf("no pod yet (%v)", err)
-		}
-		return nil
-	})
-	killLeaders(t, "component-controller", "workloadset-controller")
+	killLeadersDuringBootstrap(t, ns, "component-controller", "workloadset-controller")
 	waitPhase(t, ns, "repl", plinthv1.ApplicationRunning, toRunning)
 	t.Logf("redis replication 1+2: Running after %s (controllers killed during bootstrap)", time.Since(start).Round(time.Second))
 	primary := checkReplicatedRedis(t, ns, "repl", 3, "plinth:repl", "v1")
@@ -215,8 +222,9 @@ func TestRedisSentinel(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
+	killLeadersDuringBootstrap(t, ns, chain...)
 	waitPhase(t, ns, "sent", plinthv1.ApplicationRunning, toRunning)
-	t.Logf("redis sentinel 1+2 with 3 sentinels: Running after %s", time.Since(start).Round(time.Second))
+	t.Logf("redis sentinel 1+2 with 3 sentinels: Running after %s (every controller's leader killed during bootstrap)", time.Since(start).Round(time.Second))
 	primary := checkReplicatedRedis(t, ns, "sent", 3, "plinth:before", "v1")
 
 	sentinels := serviceAddr(t, ns, naming.ClientService(naming.Component("sent", "sentinel")), 26379)
