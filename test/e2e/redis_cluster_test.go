@@ -376,6 +376,7 @@ func TestRedisCluster(t *testing.T) {
 	if err := readAll(); err != nil {
 		t.Fatal(err)
 	}
+	redisCLICluster(t, ns, name)
 	for s, pod := range []string{clusterPods(name)[0], clusterPods(name)[2], clusterPods(name)[4]} {
 		n, err := rc.node(ns, name, pod, "DBSIZE")
 		if err != nil || n == "0" {
@@ -503,4 +504,34 @@ func podIsReady(p *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// lastLine is the last line of out: redis-cli -c prints "-> Redirected to
+// slot ..." before the reply it followed.
+func lastLine(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// redisCLICluster: redis-cli -c, run in a cluster pod (its ops-agent
+// container has redis-cli and the password in REDISCLI_AUTH) against the
+// client Service, writes keys of several slots and reads them back through
+// the redirections.
+func redisCLICluster(t *testing.T, ns, app string) {
+	t.Helper()
+	comp := naming.Component(app, "redis")
+	svc := naming.ClientService(comp) + "." + ns + ".svc"
+	pod := clusterPods(app)[0]
+	for _, k := range []string{"cli:a", "cli:b", "cli:c", "cli:d", "cli:e", "cli:f"} {
+		eventually(t, time.Minute, func() error {
+			if out, err := execIn(t, ns, pod, "ops-agent", "redis-cli", "-c", "-h", svc, "-p", "6379", "--no-auth-warning", "SET", k, "v-"+k); err != nil || lastLine(out) != "OK" {
+				return fmt.Errorf("redis-cli -c SET %s: %q %v", k, out, err)
+			}
+			out, err := execIn(t, ns, pod, "ops-agent", "redis-cli", "-c", "-h", svc, "-p", "6379", "--no-auth-warning", "GET", k)
+			if err != nil || lastLine(out) != "v-"+k {
+				return fmt.Errorf("redis-cli -c GET %s: %q %v", k, out, err)
+			}
+			return nil
+		})
+	}
 }
