@@ -77,11 +77,17 @@ func (o *Options) New(cfg *rest.Config, scheme *runtime.Scheme) (manager.Manager
 	return mgr, nil
 }
 
-// ControllerOptions are the worker count and per-object exponential backoff
-// every reconciler is registered with.
+// FieldManager is the binary's one server-side-apply identity: every object
+// and status it writes is applied under this name.
+func (o *Options) FieldManager() string { return "plinth-" + o.Name }
+
+// ControllerOptions are the worker count, per-reconcile deadline
+// (controller-runtime's ReconciliationTimeout) and per-object exponential
+// backoff every reconciler is registered with.
 func (o *Options) ControllerOptions() controller.Options {
 	return controller.Options{
 		MaxConcurrentReconciles: o.Workers,
+		ReconciliationTimeout:   o.ReconcileTimeout,
 		RateLimiter: workqueue.NewTypedMaxOfRateLimiter(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](o.BackoffBase, o.BackoffMax),
 			// An overall bucket bounds retries of many failing objects at once.

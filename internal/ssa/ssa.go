@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
@@ -50,15 +52,28 @@ func (a Applier) patch(ctx context.Context, obj client.Object) error {
 	return nil
 }
 
-// ApplyStatus server-side-applies the status of obj.
-func (a Applier) ApplyStatus(ctx context.Context, obj client.Object) error {
-	if err := a.setTypeMeta(obj); err != nil {
+// ApplyStatus server-side-applies status as the status of obj: the request
+// names obj's kind, namespace and name and holds nothing but the status, so
+// the field manager owns only the status fields it sets. A missing object
+// is not an error (it was deleted during the pass).
+func (a Applier) ApplyStatus(ctx context.Context, obj client.Object, status any) error {
+	gvk, err := apiutil.GVKForObject(obj.(runtime.Object), a.Client.Scheme())
+	if err != nil {
 		return err
 	}
-	obj.SetManagedFields(nil)
-	obj.SetResourceVersion("")
-	//nolint:staticcheck // see Apply
-	return a.Client.Status().Patch(ctx, obj, client.Apply, client.FieldOwner(a.FieldManager), client.ForceOwnership)
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(status)
+	if err != nil {
+		return fmt.Errorf("encoding the status of %s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{"status": content}}
+	u.SetGroupVersionKind(gvk)
+	u.SetNamespace(obj.GetNamespace())
+	u.SetName(obj.GetName())
+	err = a.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(a.FieldManager), client.ForceOwnership)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("applying the status of %s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
+	}
+	return nil
 }
 
 func (a Applier) setTypeMeta(obj client.Object) error {

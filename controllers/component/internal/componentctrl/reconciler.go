@@ -318,12 +318,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, comp *plinthv1.Component, 
 	if equality.Semantic.DeepEqual(before, after) {
 		return nil
 	}
-	patch := &plinthv1.Component{
-		TypeMeta:   metav1.TypeMeta{APIVersion: plinthv1.GroupVersion.String(), Kind: "Component"},
-		ObjectMeta: metav1.ObjectMeta{Name: comp.Name, Namespace: comp.Namespace},
-		Status:     *after,
-	}
-	if err := r.apply.ApplyStatus(ctx, patch); err != nil {
+	if err := r.apply.ApplyStatus(ctx, comp, after); err != nil {
 		return fmt.Errorf("writing status of component %s/%s: %w", comp.Namespace, comp.Name, err)
 	}
 	return nil
