@@ -51,9 +51,10 @@ verify: tools ## Fail when generated files are stale.
 	hack/verify-generated.sh
 
 .PHONY: lint
-lint: tools ## gofmt, go vet (every module, with and without go.work), buf lint and breaking check.
+lint: tools ## gofmt, go vet (every module, with and without go.work), import restrictions, buf lint and breaking check.
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt would change: $$bad" >&2; exit 1; fi
 	for m in $(MODULES); do (cd $$m && go vet ./... && GOWORK=off go vet ./...); done
+	go run ./hack/importcheck ./... github.com/plinth-io/plinth/apis/... github.com/plinth-io/plinth/proto/...
 	cd proto && ../bin/buf lint
 	cd proto && ../bin/buf breaking --against '../.git#branch=$(BUF_AGAINST),subdir=proto'
 
