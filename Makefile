@@ -9,8 +9,9 @@ GO_TEST_TIMEOUT ?= 20m
 # Test tiers run by "make test" after the unit and envtest tier. Each area adds
 # its own in hack/make/<area>.mk (TEST_TIERS += test-<area>).
 TEST_TIERS :=
-# Branch the gRPC contracts must stay compatible with (buf breaking).
-BUF_AGAINST ?= main
+# Revision the gRPC contracts must stay compatible with (buf breaking); empty:
+# main, else origin/main (hack/buf-breaking.sh).
+BUF_AGAINST ?=
 
 .PHONY: help
 help: ## List the targets.
@@ -56,7 +57,7 @@ lint: tools ## gofmt, go vet (every module, with and without go.work), import re
 	for m in $(MODULES); do (cd $$m && go vet ./... && GOWORK=off go vet ./...); done
 	go run ./hack/importcheck ./... github.com/plinth-io/plinth/apis/... github.com/plinth-io/plinth/proto/...
 	cd proto && ../bin/buf lint
-	cd proto && ../bin/buf breaking --against '../.git#branch=$(BUF_AGAINST),subdir=proto'
+	BUF_AGAINST='$(BUF_AGAINST)' hack/buf-breaking.sh
 
 .PHONY: build
 build: ## Build every binary into bin/.
