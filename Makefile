@@ -67,5 +67,10 @@ build: ## Build every binary into bin/.
 test-unit: ## Unit and envtest integration tests of every module.
 	for m in $(MODULES); do (cd $$m && go test $(GO_TEST_FLAGS) -timeout $(GO_TEST_TIMEOUT) ./...); done
 
+TEST_TIERS += test-hack
+.PHONY: test-hack
+test-hack: ## Tests of the hack/ scripts: the machine-wide cache under concurrent clones.
+	hack/lib/cache_test.sh
+
 # Each area's targets (plugins, runtime, local cluster ...).
 -include hack/make/*.mk
