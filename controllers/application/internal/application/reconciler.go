@@ -57,9 +57,6 @@ type Reconciler struct {
 	APIReader client.Reader
 	// Plugins serves the plugin versions.
 	Plugins Plugins
-	// PluginConfigMaps reads the plugin ConfigMaps of the platform namespace
-	// (a cache limited to that namespace and the plinth.io/plugin label).
-	PluginConfigMaps client.Reader
 	// PlatformNamespace holds the plugin ConfigMaps.
 	PlatformNamespace string
 }
@@ -218,17 +215,12 @@ func (r *Reconciler) resolvePlugin(ctx context.Context, s *scope) (ctrl.Result, 
 // registryCatchingUp says whether the platform namespace holds ConfigMaps of
 // a version of plugin that the registry has not judged yet (neither serves
 // nor rejects): its answers about the plugin are then not final.
-func (r *Reconciler) registryCatchingUp(ctx context.Context, plugin string) (bool, error) {
-	cms := &corev1.ConfigMapList{}
-	if err := r.PluginConfigMaps.List(ctx, cms, client.InNamespace(r.PlatformNamespace), client.MatchingLabels{plinthv1.LabelPlugin: plugin}); err != nil {
+func (r *Reconciler) registryCatchingUp(_ context.Context, plugin string) (bool, error) {
+	busy, err := r.Plugins.Pending(plugin)
+	if err != nil {
 		return false, fmt.Errorf("listing the ConfigMaps of plugin %s: %w", plugin, err)
 	}
-	for _, cm := range cms.Items {
-		if _, err := r.Plugins.Get(plugin, cm.Labels[plinthv1.LabelPluginVersion]); errors.Is(err, pluginregistry.ErrNotFound) {
-			return true, nil
-		}
-	}
-	return false, nil
+	return busy, nil
 }
 
 func pluginNotFoundMessage(plugin, version, namespace string, installed []string) string {
