@@ -25,7 +25,8 @@ import (
 const controllerUser = "system:serviceaccount:" + platformNamespace + ":plinth-application-controller"
 
 // The controller does its whole job with only the rules of
-// controllers/application/rbac.yaml (generated from its RBAC markers).
+// deploy/kustomize/base/rbac/application-controller/role.yaml (generated
+// from the markers in controllers/application/rbac.go).
 func TestLeastPrivilegeRBAC(t *testing.T) {
 	grantControllerRBAC(t)
 	ns := newNamespace(t)
@@ -61,10 +62,10 @@ func TestLeastPrivilegeRBAC(t *testing.T) {
 	}
 }
 
-// grantControllerRBAC binds the roles of rbac.yaml to the controller's user.
+// grantControllerRBAC binds the generated roles to the controller's user.
 func grantControllerRBAC(t *testing.T) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(env.Root, "controllers", "application", "rbac.yaml"))
+	data, err := os.ReadFile(filepath.Join(env.Root, "deploy", "kustomize", "base", "rbac", "application-controller", "role.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,17 +37,6 @@ const FieldManager = "plinth-application-controller"
 // example just after the controller starts).
 const registryCatchUpDelay = 2 * time.Second
 
-// Least-privilege RBAC of the application-controller (docs/application-controller.md):
-// +kubebuilder:rbac:groups=plinth.io,resources=applications,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=plinth.io,resources=applications/status,verbs=get;patch
-// +kubebuilder:rbac:groups=plinth.io,resources=applications/finalizers,verbs=update
-// +kubebuilder:rbac:groups=plinth.io,resources=components,verbs=list;watch;create;patch;delete
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
-// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=deletecollection
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;patch,namespace=plinth-system
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch,namespace=plinth-system
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=plinth-system
-
 // Reconciler reconciles Applications.
 type Reconciler struct {
 	// Client reads from the manager's cache and writes to the API server.
