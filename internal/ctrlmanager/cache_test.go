@@ -79,16 +79,17 @@ func TestCacheHoldsOnlyPlinthObjects(t *testing.T) {
 	c := mgr.GetClient()
 	for _, k := range kinds {
 		key := client.ObjectKey{Namespace: ns.Name, Name: k.cachedName}
+		var last error // NotFound until the watch delivers it; not started before the manager is
 		if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
-			err := c.Get(ctx, key, k.make("", nil))
-			return err == nil, client.IgnoreNotFound(err)
+			last = c.Get(ctx, key, k.make("", nil))
+			return last == nil, nil
 		}); err != nil {
-			t.Fatalf("%s %s, made by Plinth, never reached the cache: %v", k.name, k.cachedName, err)
+			t.Fatalf("%s %s, made by Plinth, never reached the cache: %v (last read: %v)", k.name, k.cachedName, err, last)
 		}
 		for name := range k.notCached {
 			err := c.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: name}, k.make("", nil))
 			if !apierrors.IsNotFound(err) {
-				t.Errorf("%s %s (not Plinth's) read from the cache: err = %v, want NotFound", k.name, name, err)
+				t.Errorf("%s %s (must not be cached) read from the cache: err = %v, want NotFound", k.name, name, err)
 			}
 			if err := mgr.GetAPIReader().Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: name}, k.make("", nil)); err != nil {
 				t.Errorf("%s %s through the API reader: %v", k.name, name, err)

@@ -119,7 +119,7 @@ func runChain(b *testing.B, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	procs := startControllers(b, bins, kubeconfig)
+	procs := startControllers(b, bins, map[string]string{"": kubeconfig})
 	defer stopControllers(procs)
 
 	c, err := client.New(fast, client.Options{Scheme: env.Scheme})
@@ -220,7 +220,7 @@ var buildOnce sync.Once
 // buildControllers builds the controller binaries once per test binary,
 // into a folder of their own per checkout (worktrees may run the benchmark
 // at the same time).
-func buildControllers(b *testing.B, root string) map[string]string {
+func buildControllers(b testing.TB, root string) map[string]string {
 	dir := filepath.Join(os.TempDir(), "plinth-bench-bin", strings.ReplaceAll(strings.Trim(root, "/"), "/", "_"))
 	bins := map[string]string{}
 	for _, c := range controllers {
@@ -256,7 +256,7 @@ type controllerProc struct {
 	metrics, pprof string
 }
 
-func freePort(b *testing.B) string {
+func freePort(b testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -265,15 +265,22 @@ func freePort(b *testing.B) string {
 	return l.Addr().String()
 }
 
-func startControllers(b *testing.B, bins map[string]string, kubeconfig string) []controllerProc {
+// startControllers starts the three controllers, each with its kubeconfig
+// (kubeconfigs[c], or kubeconfigs[""] for all) and extra flags.
+func startControllers(b testing.TB, bins map[string]string, kubeconfigs map[string]string, extra ...string) []controllerProc {
 	var procs []controllerProc
 	for _, c := range controllers {
 		metrics, pprof := freePort(b), freePort(b)
-		cmd := exec.Command(bins[c],
+		args := append([]string{
 			"--leader-elect=false", "--log-level=error",
-			"--metrics-bind-address="+metrics, "--health-probe-bind-address="+freePort(b), "--pprof-bind-address="+pprof, "--workers="+strconv.Itoa(workers[c]),
-			"--kube-api-qps="+strconv.Itoa(benchQPS), "--kube-api-burst="+strconv.Itoa(benchBurst),
-			"--plinth-image=localhost/plinth/plinth:bench")
+			"--metrics-bind-address=" + metrics, "--health-probe-bind-address=" + freePort(b), "--pprof-bind-address=" + pprof, "--workers=" + strconv.Itoa(workers[c]),
+			"--kube-api-qps=" + strconv.Itoa(benchQPS), "--kube-api-burst=" + strconv.Itoa(benchBurst),
+			"--plinth-image=localhost/plinth/plinth:bench"}, extra...)
+		cmd := exec.Command(bins[c], args...)
+		kubeconfig, ok := kubeconfigs[c]
+		if !ok {
+			kubeconfig = kubeconfigs[""]
+		}
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
