@@ -1,28 +1,20 @@
 package bench
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/internal/testenv"
@@ -56,7 +48,9 @@ func TestChainUnderGeneratedRBAC(t *testing.T) {
 	kubeconfigs := map[string]string{}
 	for _, c := range controllers {
 		user := "system:serviceaccount:" + ns + ":plinth-" + c + "-controller"
-		grantGenerated(ctx, t, env.Client, env.Root, c+"-controller", user)
+		if _, err := env.GrantGeneratedRBAC(ctx, c+"-controller", user); err != nil {
+			t.Fatal(err)
+		}
 		kubeconfigs[c] = impersonating(t, admin, user)
 	}
 	bins := buildControllers(t, env.Root)
@@ -103,58 +97,6 @@ func TestChainUnderGeneratedRBAC(t *testing.T) {
 		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
 	}); err != nil {
 		t.Fatalf("Application app-0 (WipeOut) not deleted under the generated RBAC: %v", err)
-	}
-}
-
-// grantGenerated creates the roles of deploy/kustomize/base/rbac/<binary>
-// and binds them to user.
-func grantGenerated(ctx context.Context, t *testing.T, c client.Client, root, binary, user string) {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(root, "deploy", "kustomize", "base", "rbac", binary, "role.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	subjects := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(bytes.TrimSpace(doc)) == 0 {
-			continue
-		}
-		var meta metav1.TypeMeta
-		if err := yaml.Unmarshal(doc, &meta); err != nil {
-			t.Fatal(err)
-		}
-		var objs []client.Object
-		switch meta.Kind {
-		case "ClusterRole":
-			var r rbacv1.ClusterRole
-			if err := yaml.UnmarshalStrict(doc, &r); err != nil {
-				t.Fatal(err)
-			}
-			objs = []client.Object{&r, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: r.Name},
-				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: r.Name}, Subjects: subjects}}
-		case "Role":
-			var r rbacv1.Role
-			if err := yaml.UnmarshalStrict(doc, &r); err != nil {
-				t.Fatal(err)
-			}
-			objs = []client.Object{&r, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: r.Namespace},
-				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: r.Name}, Subjects: subjects}}
-		default:
-			t.Fatalf("%s: unexpected kind %q", binary, meta.Kind)
-		}
-		for _, o := range objs {
-			if err := c.Create(ctx, o); err != nil {
-				t.Fatal(err)
-			}
-		}
 	}
 }
 
