@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -91,16 +90,10 @@ func agent(t *testing.T, pod agentclient.Pod, clientCA *pki.KeyPair) agentrun.Ex
 		}
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", mwt.FreePort(t))
-	cmd := exec.Command(agentBinary, "--actions", filepath.Join(dir, "actions.yaml"), "--grpc-address", addr,
-		"--tls-cert", filepath.Join(dir, "tls.crt"), "--tls-key", filepath.Join(dir, "tls.key"), "--tls-client-ca", filepath.Join(dir, "ca.crt"),
-		"--report-file", filepath.Join(dir, "status.json"), "--log-format", "console")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	path := func(name string) string { return filepath.Join(dir, name) }
+	mwt.StartProcess(t, nil, agentBinary, "--actions", path("actions.yaml"), "--grpc-address", addr,
+		"--tls-cert", path("tls.crt"), "--tls-key", path("tls.key"), "--tls-client-ca", path("ca.crt"),
+		"--report-file", path("status.json"), "--log-format", "console")
 
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: naming.AgentClientSecret(pod.Application)},

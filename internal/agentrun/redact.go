@@ -39,7 +39,7 @@ var patterns = []struct {
 	// Redis commands and configuration: AUTH [user] pass, requirepass x,
 	// masterauth x, CONFIG SET requirepass x.
 	{regexp.MustCompile(`(?i)\b(requirepass|masterauth)\s+("[^"]*"|'[^']*'|\S+)`), "${1} " + Mask},
-	{regexp.MustCompile(`(?i)\b(auth)\s+(\S+)(\s+\S+)?`), "${1} " + Mask},
+	{regexp.MustCompile(`(?i)\b(auth)\s+[^\s)\]}]+(?:\s+[^\s)\]}]+)?`), "${1} " + Mask},
 	// SQL: PASSWORD 'x'.
 	{regexp.MustCompile(`(?i)\b(password)\s+('(?:[^']|'')*'|"[^"]*")`), "${1} " + Mask},
 }

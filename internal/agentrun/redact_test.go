@@ -25,6 +25,7 @@ func TestRedact(t *testing.T) {
 		{name: "YAML and env", in: "masterauth: hunter22\nREDIS_PASSWORD=hunter23\nAUTH_TOKEN='tok en'", want: "masterauth: ***\nREDIS_PASSWORD=***\nAUTH_TOKEN=***", gone: []string{"hunter22", "hunter23", "tok en"}},
 		{name: "flags", in: "redis-cli -a hunter22 --user x --password hunter23 --no-auth-warning PING", want: "redis-cli -a *** --user x --password *** --no-auth-warning PING", gone: []string{"hunter22", "hunter23"}},
 		{name: "redis commands", in: "AUTH default hunter22\nCONFIG SET requirepass hunter23\nmasterauth hunter24", want: "AUTH ***\nCONFIG SET requirepass ***\nmasterauth ***", gone: []string{"hunter22", "hunter23", "hunter24"}},
+		{name: "AUTH in parentheses", in: "quorum lost (auth hunter22)", want: "quorum lost (auth ***)", gone: []string{"hunter22"}},
 		{name: "SQL", in: "ALTER ROLE app WITH LOGIN PASSWORD 'hun''ter22';", want: "ALTER ROLE app WITH LOGIN PASSWORD ***;", gone: []string{"ter22"}},
 		{name: "bearer", in: "Authorization: Bearer eyJhbGciOi.x.y", gone: []string{"eyJhbGciOi"}},
 		{name: "private key", in: "a\n-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIA\n-----END EC PRIVATE KEY-----\nb", want: "a\n-----*** PRIVATE KEY-----\nb", gone: []string{"MHcCAQEEIA"}},
