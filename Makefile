@@ -9,8 +9,9 @@ GO_TEST_TIMEOUT ?= 20m
 # Test tiers run by "make test" after the unit and envtest tier. Each area adds
 # its own in hack/make/<area>.mk (TEST_TIERS += test-<area>).
 TEST_TIERS :=
-# Branch the gRPC contracts must stay compatible with (buf breaking).
-BUF_AGAINST ?= main
+# Revision the gRPC contracts must stay compatible with (buf breaking); empty:
+# main, else origin/main (hack/buf-breaking.sh).
+BUF_AGAINST ?=
 
 .PHONY: help
 help: ## List the targets.
@@ -51,11 +52,12 @@ verify: tools ## Fail when generated files are stale.
 	hack/verify-generated.sh
 
 .PHONY: lint
-lint: tools ## gofmt, go vet (every module, with and without go.work), buf lint and breaking check.
+lint: tools ## gofmt, go vet (every module, with and without go.work), import restrictions, buf lint and breaking check.
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt would change: $$bad" >&2; exit 1; fi
 	for m in $(MODULES); do (cd $$m && go vet ./... && GOWORK=off go vet ./...); done
+	go run ./hack/importcheck ./... github.com/plinth-io/plinth/apis/... github.com/plinth-io/plinth/proto/...
 	cd proto && ../bin/buf lint
-	cd proto && ../bin/buf breaking --against '../.git#branch=$(BUF_AGAINST),subdir=proto'
+	BUF_AGAINST='$(BUF_AGAINST)' hack/buf-breaking.sh
 
 .PHONY: build
 build: ## Build every binary into bin/.
@@ -64,6 +66,11 @@ build: ## Build every binary into bin/.
 .PHONY: test-unit
 test-unit: ## Unit and envtest integration tests of every module.
 	for m in $(MODULES); do (cd $$m && go test $(GO_TEST_FLAGS) -timeout $(GO_TEST_TIMEOUT) ./...); done
+
+TEST_TIERS += test-hack
+.PHONY: test-hack
+test-hack: ## Tests of the hack/ scripts: the machine-wide cache under concurrent clones.
+	hack/lib/cache_test.sh
 
 # Each area's targets (plugins, runtime, local cluster ...).
 -include hack/make/*.mk

@@ -11,7 +11,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 KUBE_VERSION=v1.36.3
 COREDNS_VERSION=v1.12.4
 ETCD_VERSION=$(cd "$root/hack/kubebin" && GOWORK=off go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)
-cache=${PLINTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/plinth}
+. "$root/hack/lib/cache.sh"
+cache=$(cache_root)
 out="$root/bin/k8s"
 mkdir -p "$out"
 
@@ -25,6 +26,21 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 	ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
 done
 
+# build NAME PKG FLAGS OUT: builds one binary into OUT (a unique temporary
+# name; cache_build renames it into place).
+build() {
+	local name=$1 pkg=$2 flags=$3 out=$4
+	if [ "$name" = coredns ]; then
+		# CoreDNS installs straight from the module proxy (its go.mod has no replace lines).
+		local gobin; gobin=$(mktemp -d "$(dirname "$out")/.gobin.XXXXXX")
+		GOWORK=off GOBIN="$gobin" CGO_ENABLED=0 go install -trimpath -ldflags "$flags" "$pkg"
+		mv "$gobin/coredns" "$out" && rmdir "$gobin"
+	else
+		# GOWORK=off: the helper module is not part of the repository's go.work.
+		(cd "$root/hack/kubebin" && GOWORK=off CGO_ENABLED=0 go build -trimpath -ldflags "$flags" -o "$out" "$pkg")
+	fi
+}
+
 for name in "${names[@]}"; do
 	case "$name" in
 	etcd) pkg=./etcd; version=$ETCD_VERSION; flags="-s -w" ;;
@@ -36,17 +52,7 @@ for name in "${names[@]}"; do
 	dir="$cache/bin/$name-$version"
 	if [ ! -x "$dir/$name" ]; then
 		echo "build-kube: building $name $version (first time on this machine; cached in $dir)" >&2
-		mkdir -p "$dir"
-		if [ "$name" = coredns ]; then
-			# CoreDNS installs straight from the module proxy (its go.mod has no replace lines).
-			rm -rf "$dir/tmp" && mkdir -p "$dir/tmp"
-			GOWORK=off GOBIN="$dir/tmp" CGO_ENABLED=0 go install -trimpath -ldflags "$flags" "$pkg"
-			mv "$dir/tmp/coredns" "$dir/$name" && rmdir "$dir/tmp"
-		else
-			# GOWORK=off: the helper module is not part of the repository's go.work.
-			(cd "$root/hack/kubebin" && GOWORK=off CGO_ENABLED=0 go build -trimpath -ldflags "$flags" -o "$dir/$name.tmp" "$pkg")
-			mv "$dir/$name.tmp" "$dir/$name"
-		fi
+		cache_build "$dir/$name" build "$name" "$pkg" "$flags"
 	fi
-	ln -sfn "$dir/$name" "$out/$name"
+	link_atomic "$dir/$name" "$out/$name"
 done

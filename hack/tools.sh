@@ -4,10 +4,14 @@
 #   hack/tools.sh controller-gen buf protoc-gen-go protoc-gen-go-grpc
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cache=${PLINTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/plinth}
+. "$root/hack/lib/cache.sh"
+cache=$(cache_root)
 key=$(cat "$root/tools/go.mod" "$root/tools/go.sum" | sha256sum | cut -c1-16)
 dir="$cache/tools-$key"
 mkdir -p "$dir" "$root/bin"
+# build PKG OUT: builds one tool into OUT (cache_build renames it into place).
+build() { (cd "$root/tools" && GOWORK=off go build -trimpath -o "$2" "$1"); }
+
 for name in "$@"; do
 	case "$name" in
 	controller-gen) pkg=sigs.k8s.io/controller-tools/cmd/controller-gen ;;
@@ -18,8 +22,7 @@ for name in "$@"; do
 	esac
 	if [ ! -x "$dir/$name" ]; then
 		echo "tools: building $name (cached in $dir)" >&2
-		(cd "$root/tools" && GOWORK=off go build -trimpath -o "$dir/$name.tmp" "$pkg")
-		mv "$dir/$name.tmp" "$dir/$name"
+		cache_build "$dir/$name" build "$pkg"
 	fi
-	ln -sfn "$dir/$name" "$root/bin/$name"
+	link_atomic "$dir/$name" "$root/bin/$name"
 done

@@ -11,6 +11,8 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
+
+	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 )
 
 // checker runs the cross-document checks of a schema-valid plugin version.
@@ -192,8 +194,8 @@ func (c *checker) components() {
 			}
 			for k, st := range tc.Switchover {
 				sp := fmt.Sprintf("%s.switchover[%d]", tp, k)
-				if st.Target != SwitchoverOnPrimary && st.Target != SwitchoverOnCandidate {
-					c.add(PartComponents, sp+".target", "target %q: expected %q or %q", st.Target, SwitchoverOnPrimary, SwitchoverOnCandidate)
+				if st.Target != plinthv1.SwitchoverOnPrimary && st.Target != plinthv1.SwitchoverOnCandidate {
+					c.add(PartComponents, sp+".target", "target %q: expected %q or %q", st.Target, plinthv1.SwitchoverOnPrimary, plinthv1.SwitchoverOnCandidate)
 				}
 				c.checkSwitchover(sp+".action", st.Action, def)
 			}
@@ -210,8 +212,8 @@ func (c *checker) checkSwitchover(path, name string, def *ComponentDef) {
 		return
 	}
 	for _, p := range a.Parameters {
-		if p.Required && !slices.Contains(SwitchoverParameters, p.Name) {
-			c.add(PartComponents, path, "switchover action %s requires the parameter %q, which the workloadset-controller never passes (it may pass %s)", name, p.Name, strings.Join(SwitchoverParameters, ", "))
+		if p.Required && !slices.Contains(plinthv1.SwitchoverParameters, p.Name) {
+			c.add(PartComponents, path, "switchover action %s requires the parameter %q, which the workloadset-controller never passes (it may pass %s)", name, p.Name, strings.Join(plinthv1.SwitchoverParameters, ", "))
 		}
 	}
 }

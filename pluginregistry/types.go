@@ -139,27 +139,9 @@ type TopologyComponent struct {
 	Switchover []SwitchoverStep `json:"switchover,omitempty"`
 }
 
-// Switchover targets: the pod a switchover step runs on.
-const (
-	SwitchoverOnPrimary   = "primary"
-	SwitchoverOnCandidate = "candidate"
-)
-
-// Parameters the workloadset-controller passes to switchover actions (each
-// only if the action declares it).
-const (
-	// SwitchoverCandidate and SwitchoverCandidateHost are the pod name and
-	// stable DNS name (<pod>.<headless service>.<namespace>.svc) of the
-	// replica that takes the writable role.
-	SwitchoverCandidate     = "candidate"
-	SwitchoverCandidateHost = "candidateHost"
-	// SwitchoverPrimary and SwitchoverPrimaryHost name the current primary.
-	SwitchoverPrimary     = "primary"
-	SwitchoverPrimaryHost = "primaryHost"
-)
-
-// SwitchoverParameters lists the parameters switchover actions may declare.
-var SwitchoverParameters = []string{SwitchoverCandidate, SwitchoverCandidateHost, SwitchoverPrimary, SwitchoverPrimaryHost}
+// Switchover targets and the parameters the workloadset-controller passes
+// to switchover actions are API constants: plinthv1.SwitchoverOnPrimary,
+// plinthv1.SwitchoverOnCandidate, plinthv1.SwitchoverParameters.
 
 // SwitchoverStep is one action of a switchover.
 type SwitchoverStep struct {

@@ -83,6 +83,28 @@ type SwitchoverStep struct {
 	Parameters []string `json:"parameters,omitempty"`
 }
 
+// Switchover targets: the pod a SwitchoverStep runs on.
+const (
+	SwitchoverOnPrimary   = "primary"
+	SwitchoverOnCandidate = "candidate"
+)
+
+// Parameters the workloadset-controller passes to switchover actions (each
+// only if the step names it in SwitchoverStep.Parameters).
+const (
+	// SwitchoverCandidate and SwitchoverCandidateHost are the pod name and
+	// stable DNS name (<pod>.<headless service>.<namespace>.svc) of the
+	// replica that takes the writable role.
+	SwitchoverCandidate     = "candidate"
+	SwitchoverCandidateHost = "candidateHost"
+	// SwitchoverPrimary and SwitchoverPrimaryHost name the current primary.
+	SwitchoverPrimary     = "primary"
+	SwitchoverPrimaryHost = "primaryHost"
+)
+
+// SwitchoverParameters lists the parameters switchover actions may declare.
+var SwitchoverParameters = []string{SwitchoverCandidate, SwitchoverCandidateHost, SwitchoverPrimary, SwitchoverPrimaryHost}
+
 // WorkloadSetSpec is written by the component-controller, fully rendered: the
 // workloadset-controller never reads the plugin.
 type WorkloadSetSpec struct {

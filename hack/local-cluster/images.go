@@ -173,6 +173,17 @@ func (c *Cluster) buildImage(ref string) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return "", err
 	}
+	if ref != plinthImage {
+		// A machine-wide archive: another checkout may be building it now.
+		unlock, err := lockPath(out)
+		if err != nil {
+			return "", err
+		}
+		defer unlock()
+		if _, err := os.Stat(out); err == nil {
+			return out, nil
+		}
+	}
 	start := time.Now()
 	var err error
 	switch ref {
@@ -320,14 +331,11 @@ func (c *Cluster) buildDebian(r debianRecipe, out string) error {
 	}
 	// Two checkouts building the same root filesystem at once: the second
 	// waits for the first and uses its result.
-	lock, err := os.OpenFile(layer+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := lockPath(layer)
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("locking %s: %w", lock.Name(), err)
-	}
+	defer unlock()
 	if _, err := os.Stat(layer); err != nil {
 		logf("building the Debian %s root filesystem (first time on this machine: one to several minutes)", r.release)
 		cmd := exec.Command(c.rootfsScript(), append([]string{r.release, layer}, r.packages...)...)
@@ -354,6 +362,24 @@ func (c *Cluster) buildDebian(r debianRecipe, out string) error {
 		imgs = append(imgs, archiveImage{ref: i.ref, config: cfg})
 	}
 	return writeArchive(out, layer, imgs)
+}
+
+// lockPath takes an exclusive lock on path+".lock" (the same lock the
+// hack/*.sh scripts take through hack/lib/cache.sh), waiting for whoever holds
+// it; unlock releases it.
+func lockPath(path string) (unlock func(), err error) {
+	lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		logf("waiting for another build of %s", path)
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+			lock.Close()
+			return nil, fmt.Errorf("locking %s: %w", lock.Name(), err)
+		}
+	}
+	return func() { lock.Close() }, nil
 }
 
 // checkVersion makes sure the packages Debian installed match the tag: the
@@ -499,12 +525,16 @@ func writeArchive(out, layer string, imgs []archiveImage) error {
 	if err != nil {
 		return err
 	}
-	tmp := out + ".tmp"
-	f, err := os.Create(tmp)
+	// A unique temporary name beside out, renamed into place: two checkouts
+	// writing the same cached archive never share a file, and a reader never
+	// sees half an archive.
+	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*")
 	if err != nil {
 		return err
 	}
+	tmp := f.Name()
 	defer os.Remove(tmp)
+	defer f.Close()
 	tw := tar.NewWriter(f)
 	put := func(name string, data []byte) error {
 		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), ModTime: time.Unix(0, 0)}); err != nil {
@@ -547,6 +577,9 @@ func writeArchive(out, layer string, imgs []archiveImage) error {
 		return err
 	}
 	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
 		return err
 	}
 	return os.Rename(tmp, out)

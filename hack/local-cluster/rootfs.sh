@@ -68,6 +68,8 @@ cp "$work/versions" "$dir/etc/plinth-image-packages"
 install -m 755 "$(dirname "$0")/postgres-entrypoint.sh" "$dir/usr/local/bin/docker-entrypoint.sh"
 
 tar --numeric-owner --xattrs -C "$dir" -cf "$work/layer.tar" .
+# Both renamed into place (the caller holds a lock): the package list first,
+# so whoever sees the layer also sees its list.
+mv "$work/versions" "$out.packages"
 mv "$work/layer.tar" "$out"
-cp "$work/versions" "$out.packages"
 echo "rootfs: wrote $out ($(du -h "$out" | cut -f1))" >&2

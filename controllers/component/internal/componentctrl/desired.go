@@ -424,7 +424,7 @@ func switchoverSteps(in *inputs) []plinthv1.SwitchoverStep {
 		step := plinthv1.SwitchoverStep{Action: st.Action, Target: st.Target}
 		if a := in.pv.Action(st.Action); a != nil {
 			for _, p := range a.Parameters {
-				if slices.Contains(pluginregistry.SwitchoverParameters, p.Name) {
+				if slices.Contains(plinthv1.SwitchoverParameters, p.Name) {
 					step.Parameters = append(step.Parameters, p.Name)
 				}
 			}

@@ -14,7 +14,6 @@ import (
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/internal/agentclient"
 	"github.com/plinth-io/plinth/internal/agentrun"
-	"github.com/plinth-io/plinth/pluginregistry"
 )
 
 // switchoverSettle is how long the roles may take to follow an issued
@@ -60,16 +59,16 @@ func (a *AgentSwitchover) Prepare(ctx context.Context, ws *plinthv1.WorkloadSet,
 	}
 	host := func(name string) string { return fmt.Sprintf("%s.%s.%s.svc", name, ws.Spec.ServiceName, ws.Namespace) }
 	values := map[string]string{
-		pluginregistry.SwitchoverCandidate:     candidate,
-		pluginregistry.SwitchoverCandidateHost: host(candidate),
-		pluginregistry.SwitchoverPrimary:       pod.Name,
-		pluginregistry.SwitchoverPrimaryHost:   host(pod.Name),
+		plinthv1.SwitchoverCandidate:     candidate,
+		plinthv1.SwitchoverCandidateHost: host(candidate),
+		plinthv1.SwitchoverPrimary:       pod.Name,
+		plinthv1.SwitchoverPrimaryHost:   host(pod.Name),
 	}
 	log := ctrl.LoggerFrom(ctx)
 	runner := agentrun.Runner{Agents: a.Agents}
 	for _, st := range ws.Spec.Switchover {
 		target := pod.Name
-		if st.Target == pluginregistry.SwitchoverOnCandidate {
+		if st.Target == plinthv1.SwitchoverOnCandidate {
 			target = candidate
 		}
 		params := map[string]string{}

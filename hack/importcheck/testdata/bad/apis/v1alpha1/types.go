@@ -1,0 +1,3 @@
+package v1alpha1
+
+import _ "github.com/plinth-io/plinth/controllers/component"

@@ -1,0 +1,3 @@
+package app
+
+import _ "github.com/plinth-io/plinth/controllers/application"

@@ -1,0 +1,3 @@
+package component
+
+import _ "github.com/plinth-io/plinth/controllers/workloadset"

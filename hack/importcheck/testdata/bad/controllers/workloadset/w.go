@@ -1,0 +1,3 @@
+package workloadset
+
+import _ "github.com/plinth-io/plinth/pluginregistry"

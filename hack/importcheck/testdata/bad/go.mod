@@ -1,0 +1,3 @@
+module github.com/plinth-io/plinth
+
+go 1.26

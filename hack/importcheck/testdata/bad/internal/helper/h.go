@@ -1,0 +1,3 @@
+package helper
+
+import _ "github.com/plinth-io/plinth/controllers/application"
