@@ -7,18 +7,18 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
-	"google.golang.org/grpc/status"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	agentv1 "github.com/plinth-io/plinth/proto/gen/agent/v1"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/internal/agentclient"
+	"github.com/plinth-io/plinth/internal/agentrun"
 	"github.com/plinth-io/plinth/internal/conditions"
 	"github.com/plinth-io/plinth/internal/naming"
 	"github.com/plinth-io/plinth/pluginregistry"
@@ -36,8 +36,6 @@ const (
 	// bootstrapMinCall: with less time left, the call waits for the next
 	// reconcile.
 	bootstrapMinCall = 5 * time.Second
-	// maxOutputInMessage bounds the action output quoted in the condition.
-	maxOutputInMessage = 200
 )
 
 // Agents runs actions on pods' ops agents (agentclient.Client).
@@ -261,33 +259,26 @@ func (r *Reconciler) runAction(ctx context.Context, comp *plinthv1.Component, op
 	if budget < bootstrapMinCall {
 		return actionResult{again: bootstrapRetryMin}
 	}
-	log := r.log(ctx).WithValues("action", call.action, "pod", call.pod.Name, "operation", op)
-	log.Info("running the "+what+" action", "parameters", "members, shards, replicas")
-	callCtx, cancel := context.WithTimeout(ctx, budget)
-	defer cancel()
-	resp, err := r.Agents.Execute(callCtx, call.pod, &agentv1.ExecuteRequest{
-		Action: call.action, Parameters: call.params, TimeoutSeconds: int32(budget / time.Second),
+	log := r.log(ctx).WithValues("operation", op)
+	secrets, err := r.credentialValues(ctx, comp)
+	runner := agentrun.Runner{Agents: r.Agents}
+	_, err = runner.Run(ctrl.LoggerInto(ctx, log), agentrun.Call{
+		Pod: call.pod, Action: call.action, Params: call.params,
+		Secrets: secrets, WithholdOutput: err != nil, Timeout: budget,
 	})
 	var reason, msg string
 	switch {
-	case err != nil:
-		reason = plinthv1.ReasonAgentUnavailable
-		s, _ := status.FromError(err)
-		msg = fmt.Sprintf("calling the ops agent of pod %s for %s action %s: %s: %s", call.pod.Name, what, call.action, s.Code(), oneLine(s.Message(), 300))
-	case resp.GetExitCode() != 0:
-		reason = failedReason
-		msg = fmt.Sprintf("%s action %s on pod %s exited with code %d", what, call.action, call.pod.Name, resp.GetExitCode())
-		if tail := r.redactedTail(ctx, comp, resp.GetOutput()); tail != "" {
-			msg += ": " + tail
-		}
-	default:
+	case err == nil:
 		success := fmt.Sprintf("%s action %s succeeded on pod %s", what, call.action, call.pod.Name)
 		r.bootstrapMu.Lock()
 		a := r.bootstrap.get(comp.UID, op)
 		a.done, a.shards, a.failures = success, shards, 0
 		r.bootstrapMu.Unlock()
-		log.Info(what + " action succeeded")
 		return actionResult{ok: true, message: success}
+	case agentrun.KindOf(err) == agentrun.Exited:
+		reason, msg = failedReason, what+" "+err.Error()
+	default:
+		reason, msg = plinthv1.ReasonAgentUnavailable, err.Error()
 	}
 	r.bootstrapMu.Lock()
 	a := r.bootstrap.get(comp.UID, op)
@@ -299,47 +290,20 @@ func (r *Reconciler) runAction(ctx context.Context, comp *plinthv1.Component, op
 	return actionResult{reason: reason, message: msg, again: wait}
 }
 
-// redactedTail is the last non-empty line of an action's output, cut short,
-// with control characters removed and the Application's credentials
-// replaced by "***". When the credentials cannot be read, nothing is quoted.
-func (r *Reconciler) redactedTail(ctx context.Context, comp *plinthv1.Component, output string) string {
-	var secrets []string
-	if name := comp.Spec.CredentialsSecret; name != "" {
-		s := &corev1.Secret{}
-		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: comp.Namespace, Name: name}, s); err != nil {
-			return ""
-		}
-		for _, v := range s.Data {
-			if len(v) >= 4 {
-				secrets = append(secrets, string(v))
-			}
-		}
+// credentialValues are the values of comp's credentials Secret, which the
+// runner redacts from the action's output (an error: the output is withheld).
+func (r *Reconciler) credentialValues(ctx context.Context, comp *plinthv1.Component) ([]string, error) {
+	name := comp.Spec.CredentialsSecret
+	if name == "" {
+		return nil, nil
 	}
-	lines := strings.Split(strings.TrimSpace(output), "\n")
-	tail := lines[len(lines)-1]
-	for _, s := range secrets {
-		tail = strings.ReplaceAll(tail, s, "***")
+	s := &corev1.Secret{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: comp.Namespace, Name: name}, s); err != nil {
+		return nil, err
 	}
-	return oneLine(tail, maxOutputInMessage)
+	values := make([]string, 0, len(s.Data))
+	for _, v := range s.Data {
+		values = append(values, string(v))
+	}
+	return values, nil
 }
-
-// oneLine keeps printable characters and cuts s to at most n bytes.
-func oneLine(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsPrint(r) {
-			return r
-		}
-		return ' '
-	}, s)
-	s = strings.TrimSpace(s)
-	if len(s) > n {
-		cut := n - 3
-		for cut > 0 && !utf8RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "..."
-	}
-	return s
-}
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -13,19 +13,20 @@ import (
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/internal/agentclient"
-	agentv1 "github.com/plinth-io/plinth/proto/gen/agent/v1"
+	"github.com/plinth-io/plinth/internal/agentrun"
 )
 
 // switchoverSettle is how long the roles may take to follow an issued
 // switchover before it is issued again.
 const switchoverSettle = 30 * time.Second
 
-// maxActionOutput caps the action output quoted in an error (and so in the
-// WorkloadSet's conditions).
-const maxActionOutput = 200
+// switchoverCallTimeout bounds each switchover action (the agent kills it
+// then); the reconcile deadline bounds it too.
+const switchoverCallTimeout = 30 * time.Second
 
 // AgentSwitchover runs a WorkloadSet's spec.switchover actions through the
-// pods' ops agents (mutual TLS), moving the writable role to a replica. The
+// pods' ops agents (agentrun: mutual TLS, a timeout per call, output
+// redacted and capped in the errors that reach conditions), moving the writable role to a replica. The
 // role moves asynchronously: Prepare returns false after issuing the
 // actions, and the rolling update replaces the old primary once it no longer
 // reports the writable role (the designation follows the new primary).
@@ -64,6 +65,7 @@ func (a *AgentSwitchover) Prepare(ctx context.Context, ws *plinthv1.WorkloadSet,
 		plinthv1.SwitchoverPrimaryHost:   host(pod.Name),
 	}
 	log := ctrl.LoggerFrom(ctx)
+	runner := agentrun.Runner{Agents: a.Agents}
 	for _, st := range ws.Spec.Switchover {
 		target := pod.Name
 		if st.Target == plinthv1.SwitchoverOnCandidate {
@@ -76,14 +78,12 @@ func (a *AgentSwitchover) Prepare(ctx context.Context, ws *plinthv1.WorkloadSet,
 			}
 		}
 		log.Info("switching over: running an action through the ops agent", "action", st.Action, "pod", target, "from", pod.Name, "to", candidate)
-		resp, err := a.Agents.Execute(ctx, agentclient.Pod{
-			Namespace: ws.Namespace, Name: target, Service: ws.Spec.ServiceName, Application: ws.Labels[plinthv1.LabelApplication],
-		}, &agentv1.ExecuteRequest{Action: st.Action, Parameters: params})
+		_, err := runner.Run(ctx, agentrun.Call{
+			Pod:    agentclient.Pod{Namespace: ws.Namespace, Name: target, Service: ws.Spec.ServiceName, Application: ws.Labels[plinthv1.LabelApplication]},
+			Action: st.Action, Params: params, Timeout: switchoverCallTimeout,
+		})
 		if err != nil {
-			return false, fmt.Errorf("action %s on pod %s: %w", st.Action, target, err)
-		}
-		if resp.GetExitCode() != 0 {
-			return false, fmt.Errorf("action %s on pod %s exited with %d: %s", st.Action, target, resp.GetExitCode(), truncate(resp.GetOutput(), maxActionOutput))
+			return false, err
 		}
 	}
 	a.mu.Lock()
