@@ -220,13 +220,14 @@ func TestRestartKeepsProcmgrAndDataDirectory(t *testing.T) {
 // stop signal is killed when the grace period is over.
 func TestSIGTERMStopsTheProcessWithinTheGracePeriod(t *testing.T) {
 	for _, tc := range []struct{ name, script string }{
-		{"graceful", `trap "exit 0" TERM; while :; do sleep 0.1; done`},
-		{"ignores TERM", `trap "" TERM; while :; do sleep 0.1; done`},
+		{"graceful", `trap "exit 0" TERM; : >"$READY"; while :; do sleep 0.1; done`},
+		{"ignores TERM", `trap "" TERM; : >"$READY"; while :; do sleep 0.1; done`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := start(t, "--grace-period", "2s", "--", "sh", "-c", tc.script)
+			ready := filepath.Join(t.TempDir(), "ready")
+			p := start(t, "--grace-period", "2s", "--", "sh", "-c", `READY=`+ready+`; `+tc.script)
 			st := running(t, p.unixClient(t), nil)
-			time.Sleep(300 * time.Millisecond) // let the shell install its trap
+			middlewaretest.Eventually(t, wait, "the shell installed its trap", func() error { _, err := os.Stat(ready); return err })
 			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
@@ -350,7 +351,7 @@ func TestMutualTLS(t *testing.T) {
 			return err
 		}
 		defer conn.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		defer cancel()
 		_, err = procmgrv1.NewProcessManagerServiceClient(conn).Stop(ctx, &procmgrv1.StopRequest{})
 		return err

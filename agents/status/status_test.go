@@ -58,7 +58,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	e := &envtest.Environment{BinaryAssetsDirectory: filepath.Join(root, "bin", "k8s")}
+	e := &envtest.Environment{
+		BinaryAssetsDirectory:    filepath.Join(root, "bin", "k8s"),
+		ControlPlaneStartTimeout: testenv.ControlPlaneStartTimeout,
+		ControlPlaneStopTimeout:  time.Minute,
+	}
 	cfg, err := e.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting kube-apiserver and etcd (run make kube-bins):", err)

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
@@ -16,6 +17,11 @@ import (
 
 	"github.com/plinth-io/plinth/internal/ctrlmanager"
 )
+
+// ControlPlaneStartTimeout is how long each of etcd and kube-apiserver may
+// take to start: generous, because a loaded machine (CI beside other builds)
+// starts kube-apiserver in well over envtest's default 20s.
+const ControlPlaneStartTimeout = 3 * time.Minute
 
 // Env is a running API server with the Plinth CRDs.
 type Env struct {
@@ -76,10 +82,12 @@ func Start(opts ...Option) (*Env, error) {
 		return nil, err
 	}
 	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(root, "deploy", "kustomize", "base", "crds")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: assets,
-		Scheme:                scheme,
+		CRDDirectoryPaths:        []string{filepath.Join(root, "deploy", "kustomize", "base", "crds")},
+		ErrorIfCRDPathMissing:    true,
+		BinaryAssetsDirectory:    assets,
+		Scheme:                   scheme,
+		ControlPlaneStartTimeout: ControlPlaneStartTimeout,
+		ControlPlaneStopTimeout:  time.Minute,
 	}
 	for _, o := range opts {
 		o(env)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/go-logr/logr/testr"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
@@ -27,7 +26,20 @@ var env *testenv.Env
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m, &env)) }
 
-const ns = pluginregistry.DefaultNamespace
+// ns is the namespace the running test keeps its plugin versions in: a fresh
+// one per test (freshNamespace), so the tests can run again (-count) against
+// the same API server, where namespaces are never removed.
+var ns string
+
+// freshNamespace creates a namespace of its own for the calling test.
+func freshNamespace(t *testing.T, cs kubernetes.Interface, prefix string) string {
+	t.Helper()
+	created, err := cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return created.Name
+}
 
 // poll calls cond until it returns true or the generous timeout passes.
 func poll(t *testing.T, what string, cond func() (bool, string)) {
@@ -104,9 +116,7 @@ func TestRegistryServesWatchesAndReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
+	ns = freshNamespace(t, cs, "plinth-registry")
 	root := env.Root
 	redis10 := filepath.Join(root, "plugins", "redis", "v1.0.0")
 	redis11 := filepath.Join(root, "plugins", "redis", "v1.1.0")
@@ -274,11 +284,11 @@ func TestKustomizeBuildsThePluginConfigMaps(t *testing.T) {
 			t.Errorf("%s %s: %v", r.Source.Plugin, r.Source.Version, r.Err)
 		}
 		for _, cm := range r.Source.ConfigMaps {
-			if cm.Namespace != ns || cm.Immutable == nil || !*cm.Immutable {
+			if cm.Namespace != pluginregistry.DefaultNamespace || cm.Immutable == nil || !*cm.Immutable {
 				t.Errorf("%s: namespace %q immutable %v", cm.Name, cm.Namespace, cm.Immutable)
 			}
 		}
-		folder, err := pluginregistry.FromFolder(filepath.Join(env.Root, "plugins", r.Source.Plugin, r.Source.Version), ns)
+		folder, err := pluginregistry.FromFolder(filepath.Join(env.Root, "plugins", r.Source.Plugin, r.Source.Version), pluginregistry.DefaultNamespace)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,10 +307,7 @@ func TestIncompleteVersionReportedAfterGrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const grace = "plinth-grace"
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: grace}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
+	grace := freshNamespace(t, cs, "plinth-grace")
 	reg, err := pluginregistry.New(cs, pluginregistry.Options{Namespace: grace, Log: testr.New(t), IncompleteGrace: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

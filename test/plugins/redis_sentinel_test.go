@@ -139,7 +139,16 @@ func TestRedisSentinelFailoverAction(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(300 * time.Millisecond)
+	// The client is writing (the check below wants at least 10 writes
+	// acknowledged) before the switchover starts, however slow the machine.
+	mwt.Eventually(t, 60*time.Second, "the client to have 10 writes acknowledged", func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(acked) < 10 {
+			return fmt.Errorf("%d acknowledged", len(acked))
+		}
+		return nil
+	})
 
 	argv := sentinelFailoverArgv(t, s.ports[0], s.sport)
 	actx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -53,6 +53,16 @@ func waitState(t *testing.T, s *Supervisor, want State, cond func(Status) bool) 
 	return st
 }
 
+// waitFile waits until path exists: a shell script creates it once its
+// traps are installed.
+func waitFile(t *testing.T, path string) {
+	t.Helper()
+	mwt.Eventually(t, wait, "file "+path, func() error {
+		_, err := os.Stat(path)
+		return err
+	})
+}
+
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
 func redisProcess(t *testing.T) (*runtimeconfig.Process, int) {
@@ -271,14 +281,15 @@ func TestHoldPrimaryReachesTheProcess(t *testing.T) {
 }
 
 func TestStopEscalatesToSIGKILLAfterTheGracePeriod(t *testing.T) {
+	ready := filepath.Join(t.TempDir(), "ready")
 	p := &runtimeconfig.Process{
 		Command:     "sh",
-		Args:        []string{"-c", `trap "" TERM; while :; do sleep 0.1; done`},
+		Args:        []string{"-c", `trap "" TERM; : >` + ready + `; while :; do sleep 0.1; done`},
 		GracePeriod: runtimeconfig.D(time.Second),
 	}
 	s := run(t, p, nil)
 	first := waitState(t, s, StateRunning, nil)
-	time.Sleep(200 * time.Millisecond) // let the shell install its trap
+	waitFile(t, ready) // the shell installed its trap
 	st, err := s.Stop(context.Background(), 0)
 	if err != nil || st.State != StateStopped || st.LastExitSignal != "KILL" {
 		t.Fatalf("Stop of a process ignoring TERM = %+v, %v; want Stopped, killed", st, err)
@@ -358,13 +369,14 @@ func TestPostgresReloadChangesADynamicParameter(t *testing.T) {
 
 func TestSignalReachesTheProcess(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "got")
+	ready := filepath.Join(t.TempDir(), "ready")
 	s := run(t, &runtimeconfig.Process{
 		Command:     "sh",
-		Args:        []string{"-c", `trap "echo USR2 > ` + out + `" USR2; while :; do sleep 0.1; done`},
+		Args:        []string{"-c", `trap "echo USR2 > ` + out + `" USR2; : >` + ready + `; while :; do sleep 0.1; done`},
 		GracePeriod: runtimeconfig.D(2 * time.Second),
 	}, nil)
 	st := waitState(t, s, StateRunning, nil)
-	time.Sleep(300 * time.Millisecond) // let the shell install its trap
+	waitFile(t, ready) // the shell installed its trap
 	if _, err := s.Signal(syscall.SIGUSR2); err != nil {
 		t.Fatal(err)
 	}
