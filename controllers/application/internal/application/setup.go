@@ -72,6 +72,7 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 		Plugins:           o.Plugins,
 		PluginConfigMaps:  pluginCache,
 		PlatformNamespace: o.PlatformNamespace,
+		Recorder:          mgr.GetEventRecorder(FieldManager),
 	}
 	var rec reconcile.Reconciler = r
 	if o.Wrap != nil {
