@@ -42,9 +42,10 @@ kube-bins: ## Build the pinned kube-apiserver, etcd and kubectl for envtest (cac
 	hack/build-kube.sh kube-apiserver etcd kubectl
 
 .PHONY: generate
-generate: tools ## Regenerate deep-copy code, CRD manifests and gRPC stubs.
+generate: tools ## Regenerate deep-copy code, CRD manifests, each binary's RBAC and gRPC stubs.
 	cd apis && GOWORK=off ../bin/controller-gen object:headerFile=../hack/boilerplate.go.txt paths=./...
 	cd apis && GOWORK=off ../bin/controller-gen crd:maxDescLen=512 paths=./... output:crd:artifacts:config=../deploy/kustomize/base/crds
+	hack/gen-rbac.sh
 	rm -rf proto/gen && cd proto && ../bin/buf generate
 
 .PHONY: verify

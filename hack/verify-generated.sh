@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fails when generated files (deep-copy code, CRD manifests, gRPC stubs) are
-# stale: regenerates them from a copy of the sources and compares.
+# Fails when generated files (deep-copy code, CRD manifests, each binary's
+# RBAC, gRPC stubs) are stale: regenerates them from a copy of the sources and compares.
 #   hack/verify-generated.sh [ROOT]   (default: this repository)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +16,7 @@ for t in controller-gen buf protoc-gen-go protoc-gen-go-grpc; do ln -s "$(readli
 
 (cd "$tmp/apis" && GOWORK=off "$tmp/bin/controller-gen" object:headerFile=../hack/boilerplate.go.txt paths=./... \
 	&& GOWORK=off "$tmp/bin/controller-gen" crd:maxDescLen=512 paths=./... output:crd:artifacts:config="$tmp/crds")
+"$here/hack/gen-rbac.sh" "$root" "$tmp"
 rm -rf "$tmp/proto/gen"
 (cd "$tmp/proto" && "$tmp/bin/buf" generate)
 
@@ -27,6 +28,10 @@ fi
 if ! diff -r "$root/deploy/kustomize/base/crds" "$tmp/crds" >"$tmp/crds.diff"; then
 	echo "verify: CRD manifests in deploy/kustomize/base/crds are stale; run 'make generate' and commit the result:" >&2
 	head -40 "$tmp/crds.diff" >&2; status=1
+fi
+if ! diff -r "$root/deploy/kustomize/base/rbac" "$tmp/deploy/kustomize/base/rbac" >"$tmp/rbac.diff"; then
+	echo "verify: RBAC in deploy/kustomize/base/rbac is stale (markers in controllers/*/rbac.go, cmd/*/rbac.go); run 'make generate' and commit the result:" >&2
+	head -40 "$tmp/rbac.diff" >&2; status=1
 fi
 if ! diff -r "$root/proto/gen" "$tmp/proto/gen" >"$tmp/proto.diff"; then
 	echo "verify: generated gRPC code in proto/gen is stale; run 'make generate' and commit the result:" >&2

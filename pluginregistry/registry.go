@@ -86,6 +86,7 @@ type Registry struct {
 	grace     time.Duration
 	log       logr.Logger
 	factory   informers.SharedInformerFactory
+	informer  cache.SharedIndexInformer
 	lister    corelisters.ConfigMapLister
 	synced    cache.InformerSynced
 	queue     workqueue.TypedRateLimitingInterface[VersionKey]
@@ -125,6 +126,7 @@ func New(client kubernetes.Interface, opts Options) (*Registry, error) {
 		grace:     opts.IncompleteGrace,
 		log:       opts.Log,
 		factory:   factory,
+		informer:  inf.Informer(),
 		lister:    inf.Lister(),
 		synced:    inf.Informer().HasSynced,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[VersionKey](),
@@ -180,6 +182,30 @@ func (r *Registry) Start(ctx context.Context) error {
 	for r.processNext(ctx) {
 	}
 	return nil
+}
+
+// Informer is the registry's informer over the plugin ConfigMaps (label
+// plinth.io/plugin, platform namespace): a controller that reacts to plugin
+// changes watches it (controller-runtime source.Informer) instead of opening
+// a second watch on the same ConfigMaps. Start runs it.
+func (r *Registry) Informer() cache.SharedIndexInformer { return r.informer }
+
+// Pending says whether the platform namespace holds ConfigMaps of a version
+// of plugin that the registry has not judged yet (it neither serves nor
+// rejects it): its answers about plugin are then not final.
+func (r *Registry) Pending(plugin string) (bool, error) {
+	list, err := r.lister.ConfigMaps(r.namespace).List(labels.SelectorFromSet(labels.Set{plinthv1.LabelPlugin: plugin}))
+	if err != nil {
+		return false, err
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, cm := range list {
+		if _, ok := r.entries[VersionKey{plugin, cm.Labels[plinthv1.LabelPluginVersion]}]; !ok {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // HasSynced reports whether the initial list has been loaded.

@@ -16,8 +16,13 @@ const (
 	// LabelRevision is the hash of the WorkloadSet pod template a Pod was
 	// created from (status.updateRevision names the current one).
 	LabelRevision = "plinth.io/revision"
-	// LabelManagedBy is set to "plinth" on every object Plinth creates.
+	// LabelManagedBy is set to ManagedByPlinth on every object Plinth
+	// creates. The controllers' caches of Pods, PVCs, Secrets and ConfigMaps
+	// select on it (docs/caches.md): an object without it is invisible to a
+	// cached read.
 	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedByPlinth is the value of LabelManagedBy.
+	ManagedByPlinth = "plinth"
 
 	// LabelPlugin, LabelPluginVersion and LabelPluginPart identify the
 	// ConfigMaps that make up a plugin version.

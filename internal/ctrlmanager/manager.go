@@ -12,7 +12,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -46,7 +45,8 @@ func (o *Options) RestConfig(cfg *rest.Config) *rest.Config {
 }
 
 // New builds the manager: leader election on its own Lease, health and
-// readiness probes, metrics, and a rate-limited client.
+// readiness probes, metrics, a rate-limited client, and a cache scoped to
+// Plinth's objects (CacheOptions).
 func (o *Options) New(cfg *rest.Config, scheme *runtime.Scheme) (manager.Manager, error) {
 	mo := manager.Options{
 		Scheme:                        scheme,
@@ -60,9 +60,7 @@ func (o *Options) New(cfg *rest.Config, scheme *runtime.Scheme) (manager.Manager
 		LeaseDuration:                 &o.LeaseDuration,
 		RenewDeadline:                 &o.RenewDeadline,
 		RetryPeriod:                   &o.RetryPeriod,
-	}
-	if o.WatchNamespace != "" {
-		mo.Cache = cache.Options{DefaultNamespaces: map[string]cache.Config{o.WatchNamespace: {}}}
+		Cache:                         o.CacheOptions(),
 	}
 	mgr, err := ctrl.NewManager(o.RestConfig(cfg), mo)
 	if err != nil {

@@ -109,17 +109,19 @@ func runChain(b *testing.B, n int) {
 	if err := env.InstallPlugins(ctx, pluginregistry.DefaultNamespace, "redis/v1.0.0"); err != nil {
 		b.Fatal(err)
 	}
+	fast := rest.CopyConfig(env.Config)
+	fast.QPS, fast.Burst = 2000, 4000
+	kc := kubernetes.NewForConfigOrDie(fast)
+	unrelated := unrelatedCount(b)
+	createUnrelated(ctx, b, kc, unrelated)
 	bins := buildControllers(b, env.Root)
 	kubeconfig, err := env.Kubeconfig()
 	if err != nil {
 		b.Fatal(err)
 	}
-	procs := startControllers(b, bins, kubeconfig)
+	procs := startControllers(b, bins, map[string]string{"": kubeconfig})
 	defer stopControllers(procs)
 
-	fast := rest.CopyConfig(env.Config)
-	fast.QPS, fast.Burst = 2000, 4000
-	kc := kubernetes.NewForConfigOrDie(fast)
 	c, err := client.New(fast, client.Options{Scheme: env.Scheme})
 	if err != nil {
 		b.Fatal(err)
@@ -180,6 +182,14 @@ func runChain(b *testing.B, n int) {
 
 	requests, peakRSS := logControllers(b, procs, n)
 	logAPIServer(ctx, b, kc) // the chain's requests only: before the floor
+	b.ReportMetric(chain.Seconds(), "s-to-all-running")
+	b.ReportMetric(requests/float64(n), "requests/app")
+	b.ReportMetric(float64(peakRSS)/1024, "controllers-peak-RSS-MiB")
+	if os.Getenv("PLINTH_BENCH_FLOOR") == "0" {
+		b.Logf("apps=%d, %d unrelated Pods, Secrets and ConfigMaps each: chain %s, %.1f API requests per app, controllers' peak RSS %.0f MiB (no floor: PLINTH_BENCH_FLOOR=0)",
+			n, unrelated, chain.Round(time.Millisecond), requests/float64(n), float64(peakRSS)/1024)
+		return
+	}
 	// The floor runs alone: the controllers would otherwise reconcile its
 	// objects, and the stand-in's heartbeats would slow it down.
 	stopControllers(procs)
@@ -187,13 +197,10 @@ func runChain(b *testing.B, n int) {
 	objects := objectsOf(ctx, b, c, ns, "app-0")
 	floor := writeFloor(ctx, b, env.Config, env.Scheme, objects, n)
 
-	b.ReportMetric(chain.Seconds(), "s-to-all-running")
 	b.ReportMetric(floor.Seconds(), "floor-s")
 	b.ReportMetric(chain.Seconds()/floor.Seconds(), "ratio")
-	b.ReportMetric(requests/float64(n), "requests/app")
-	b.ReportMetric(float64(peakRSS)/1024, "controllers-peak-RSS-MiB")
-	b.Logf("apps=%d: chain %s, floor %s (%d objects per app written by one client at %d QPS), ratio %.2f, %.1f API requests per app, controllers' peak RSS %.0f MiB",
-		n, chain.Round(time.Millisecond), floor.Round(time.Millisecond), len(objects), benchQPS, chain.Seconds()/floor.Seconds(), requests/float64(n), float64(peakRSS)/1024)
+	b.Logf("apps=%d, %d unrelated Pods, Secrets and ConfigMaps each: chain %s, floor %s (%d objects per app written by one client at %d QPS), ratio %.2f, %.1f API requests per app, controllers' peak RSS %.0f MiB",
+		n, unrelated, chain.Round(time.Millisecond), floor.Round(time.Millisecond), len(objects), benchQPS, chain.Seconds()/floor.Seconds(), requests/float64(n), float64(peakRSS)/1024)
 }
 
 func application(ns, name string) *plinthv1.Application {
@@ -213,7 +220,7 @@ var buildOnce sync.Once
 // buildControllers builds the controller binaries once per test binary,
 // into a folder of their own per checkout (worktrees may run the benchmark
 // at the same time).
-func buildControllers(b *testing.B, root string) map[string]string {
+func buildControllers(b testing.TB, root string) map[string]string {
 	dir := filepath.Join(os.TempDir(), "plinth-bench-bin", strings.ReplaceAll(strings.Trim(root, "/"), "/", "_"))
 	bins := map[string]string{}
 	for _, c := range controllers {
@@ -249,7 +256,7 @@ type controllerProc struct {
 	metrics, pprof string
 }
 
-func freePort(b *testing.B) string {
+func freePort(b testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -258,15 +265,22 @@ func freePort(b *testing.B) string {
 	return l.Addr().String()
 }
 
-func startControllers(b *testing.B, bins map[string]string, kubeconfig string) []controllerProc {
+// startControllers starts the three controllers, each with its kubeconfig
+// (kubeconfigs[c], or kubeconfigs[""] for all) and extra flags.
+func startControllers(b testing.TB, bins map[string]string, kubeconfigs map[string]string, extra ...string) []controllerProc {
 	var procs []controllerProc
 	for _, c := range controllers {
 		metrics, pprof := freePort(b), freePort(b)
-		cmd := exec.Command(bins[c],
+		args := append([]string{
 			"--leader-elect=false", "--log-level=error",
-			"--metrics-bind-address="+metrics, "--health-probe-bind-address="+freePort(b), "--pprof-bind-address="+pprof, "--workers="+strconv.Itoa(workers[c]),
-			"--kube-api-qps="+strconv.Itoa(benchQPS), "--kube-api-burst="+strconv.Itoa(benchBurst),
-			"--plinth-image=localhost/plinth/plinth:bench")
+			"--metrics-bind-address=" + metrics, "--health-probe-bind-address=" + freePort(b), "--pprof-bind-address=" + pprof, "--workers=" + strconv.Itoa(workers[c]),
+			"--kube-api-qps=" + strconv.Itoa(benchQPS), "--kube-api-burst=" + strconv.Itoa(benchBurst),
+			"--plinth-image=localhost/plinth/plinth:bench"}, extra...)
+		cmd := exec.Command(bins[c], args...)
+		kubeconfig, ok := kubeconfigs[c]
+		if !ok {
+			kubeconfig = kubeconfigs[""]
+		}
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {

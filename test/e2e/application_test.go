@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,31 +47,12 @@ func TestRedisStandalone(t *testing.T) {
 	// endpoints, so it is retried briefly, as a client would.
 	set := func(k, v string) {
 		eventually(t, 30*time.Second, func() error {
-			r, err := dialRedisErr(addr)
-			if err != nil {
-				return err
-			}
-			defer r.close()
-			if got, err := r.command("AUTH", password); err != nil || got != "OK" {
-				return fmt.Errorf("AUTH: %q %v", got, err)
-			}
-			if got, err := r.command("SET", k, v); err != nil || got != "OK" {
-				return fmt.Errorf("SET: %q %v", got, err)
-			}
-			return nil
+			return onRedis(addr, password, func(ctx context.Context, c *redis.Client) error {
+				return c.Set(ctx, k, v, 0).Err()
+			})
 		})
 	}
-	get := func(k string) (string, error) {
-		r, err := dialRedisErr(addr)
-		if err != nil {
-			return "", err
-		}
-		defer r.close()
-		if got, err := r.command("AUTH", password); err != nil || got != "OK" {
-			return "", fmt.Errorf("AUTH: %q %v", got, err)
-		}
-		return r.command("GET", k)
-	}
+	get := func(k string) (string, error) { return redisGet(addr, password, k) }
 	set("plinth:greeting", "hello")
 
 	// Kill redis-server inside the pod: procmgr starts it again, the Pod stays.

@@ -6,8 +6,8 @@
 //	make test-e2e
 //	bin/local-cluster exec -- bin/e2e.test -test.v     (cluster already up, Plinth deployed)
 //
-// The tests talk to the cluster only through the Kubernetes API and the
-// middleware's own wire protocol.
+// The tests talk to the cluster only through the Kubernetes API and to the
+// middleware through the ecosystem's clients (go-redis, pgx).
 package e2e
 
 import (
@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -257,13 +258,13 @@ func TestRedisAnswersThroughServiceAndHeadlessDNS(t *testing.T) {
 
 	// Through the ClusterIP Service (kube-proxy's rules).
 	clusterIP := net.JoinHostPort(svc.Spec.ClusterIP, "6379")
-	eventually(t, 60*time.Second, func() error { return ping(clusterIP) })
-	r := dialRedis(t, clusterIP)
-	if got := r.do(t, "SET", "plinth-e2e", "through-the-service"); got != "OK" {
-		t.Fatalf("SET = %q", got)
+	r := redisClient(t, clusterIP, "")
+	eventually(t, 60*time.Second, func() error { return r.Ping(ctx).Err() })
+	if got, err := r.Set(ctx, "plinth-e2e", "through-the-service", 0).Result(); err != nil || got != "OK" {
+		t.Fatalf("SET = %q %v", got, err)
 	}
-	if got := r.do(t, "INFO", "server"); !strings.Contains(got, "redis_version:7.0.") {
-		t.Fatalf("INFO server does not report Redis 7.0: %q", got)
+	if got, err := r.Info(ctx, "server").Result(); err != nil || !strings.Contains(got, "redis_version:7.0.") {
+		t.Fatalf("INFO server does not report Redis 7.0: %q %v", got, err)
 	}
 
 	// Through the headless Service's DNS record of the pod.
@@ -280,12 +281,13 @@ func TestRedisAnswersThroughServiceAndHeadlessDNS(t *testing.T) {
 		addr = net.JoinHostPort(addrs[0], "6379")
 		return nil
 	})
-	if err := ping(addr); err != nil {
+	byName := redisClient(t, addr, "")
+	if err := byName.Ping(ctx).Err(); err != nil {
 		t.Fatalf("PING %s (%s): %v", host, addr, err)
 	}
 	// The same server: the key written through the Service is there.
-	if got := dialRedis(t, addr).do(t, "GET", "plinth-e2e"); got != "through-the-service" {
-		t.Fatalf("GET through the headless name = %q", got)
+	if got, err := byName.Get(ctx, "plinth-e2e").Result(); err != nil || got != "through-the-service" {
+		t.Fatalf("GET through the headless name = %q %v", got, err)
 	}
 	// The service name resolves to the ClusterIP.
 	addrs, err := resolver().LookupHost(ctx, fmt.Sprintf("redis.%s.svc.cluster.local", ns))
@@ -318,8 +320,8 @@ func TestRedisAnswersThroughServiceAndHeadlessDNS(t *testing.T) {
 		}
 		return fmt.Errorf("client pod is %s", p.Status.Phase)
 	})
-	if got := dialRedis(t, clusterIP).do(t, "GET", "from-a-pod"); got != "client" {
-		t.Fatalf("GET from-a-pod = %q, want the client pod's hostname", got)
+	if got, err := r.Get(ctx, "from-a-pod").Result(); err != nil || got != "client" {
+		t.Fatalf("GET from-a-pod = %q %v, want the client pod's hostname", got, err)
 	}
 }
 
@@ -355,13 +357,13 @@ func TestVolumeSurvivesPodDeletionAndExpandsOnline(t *testing.T) {
 		return waitPodReady(t, ns, "redis")
 	}
 	pod := create()
-	r := dialRedis(t, net.JoinHostPort(pod.Status.PodIP, "6379"))
+	r := redisClient(t, net.JoinHostPort(pod.Status.PodIP, "6379"), "")
 	for i := 0; i < 100; i++ {
-		if got := r.do(t, "SET", fmt.Sprintf("key:%d", i), fmt.Sprintf("value-%d", i)); got != "OK" {
-			t.Fatalf("SET = %q", got)
+		if got, err := r.Set(ctx, fmt.Sprintf("key:%d", i), fmt.Sprintf("value-%d", i), 0).Result(); err != nil || got != "OK" {
+			t.Fatalf("SET = %q %v", got, err)
 		}
 	}
-	r.close()
+	r.Close()
 
 	// Delete the pod and wait until it is gone; a new one gets the same claim.
 	if err := client.CoreV1().Pods(ns).Delete(ctx, "redis", metav1.DeleteOptions{}); err != nil {
@@ -375,12 +377,12 @@ func TestVolumeSurvivesPodDeletionAndExpandsOnline(t *testing.T) {
 		return fmt.Errorf("pod still there: %v", err)
 	})
 	pod = create()
-	r = dialRedis(t, net.JoinHostPort(pod.Status.PodIP, "6379"))
-	if got := r.do(t, "DBSIZE"); got != "100" {
-		t.Fatalf("after the pod was recreated DBSIZE = %q, want 100", got)
+	r = redisClient(t, net.JoinHostPort(pod.Status.PodIP, "6379"), "")
+	if got, err := r.DBSize(ctx).Result(); err != nil || got != 100 {
+		t.Fatalf("after the pod was recreated DBSIZE = %d %v, want 100", got, err)
 	}
-	if got := r.do(t, "GET", "key:42"); got != "value-42" {
-		t.Fatalf("after the pod was recreated GET key:42 = %q", got)
+	if got, err := r.Get(ctx, "key:42").Result(); err != nil || got != "value-42" {
+		t.Fatalf("after the pod was recreated GET key:42 = %q %v", got, err)
 	}
 
 	// Grow the claim while the pod runs.
@@ -413,13 +415,13 @@ func TestVolumeSurvivesPodDeletionAndExpandsOnline(t *testing.T) {
 	if now.UID != pod.UID || now.Status.ContainerStatuses[0].RestartCount != 0 {
 		t.Fatalf("the pod was replaced or restarted during expansion")
 	}
-	if got := r.do(t, "SET", "after-expansion", "yes"); got != "OK" {
-		t.Fatalf("SET after expansion = %q", got)
+	if got, err := r.Set(ctx, "after-expansion", "yes", 0).Result(); err != nil || got != "OK" {
+		t.Fatalf("SET after expansion = %q %v", got, err)
 	}
-	if got := r.do(t, "GET", "key:99"); got != "value-99" {
-		t.Fatalf("GET key:99 after expansion = %q", got)
+	if got, err := r.Get(ctx, "key:99").Result(); err != nil || got != "value-99" {
+		t.Fatalf("GET key:99 after expansion = %q %v", got, err)
 	}
-	r.close()
+	r.Close()
 
 	// Reclaim policy Delete: once the claim is gone, so is its volume.
 	c, err := client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data", metav1.GetOptions{})
@@ -535,16 +537,16 @@ func TestMiddlewareImages(t *testing.T) {
 			pod := waitPodReady(t, ns, name(tc.official))
 			addr := net.JoinHostPort(pod.Status.PodIP, fmt.Sprint(tc.port))
 			if strings.HasPrefix(tc.official, "redis") {
-				info := dialRedis(t, addr).do(t, "INFO", "server")
-				if !strings.Contains(info, "redis_version:"+tc.want) {
-					t.Fatalf("%s reports %q", tc.official, info)
+				info, err := redisClient(t, addr, "").Info(ctx, "server").Result()
+				if err != nil || !strings.Contains(info, "redis_version:"+tc.want) {
+					t.Fatalf("%s reports %q %v", tc.official, info, err)
 				}
 				return
 			}
 			var rows []string
 			eventually(t, 60*time.Second, func() error { // initdb runs before the server listens for real
 				var err error
-				rows, err = pgQuery(addr, "postgres", "CREATE TABLE IF NOT EXISTS e2e (v text); INSERT INTO e2e VALUES ('kept'); SELECT v || ' ' || current_setting('server_version') FROM e2e")
+				rows, err = pgKeptRows(ctx, addr)
 				return err
 			})
 			if len(rows) != 1 || !strings.HasPrefix(rows[0], "kept "+tc.want+".") {
@@ -552,4 +554,35 @@ func TestMiddlewareImages(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pgKeptRows connects to the PostgreSQL at addr as postgres (trust
+// authentication), adds a row to the table e2e in one transaction and
+// returns every row with the server's version: "kept <version>".
+func pgKeptRows(ctx context.Context, addr string) ([]string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	c, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%s user=postgres dbname=postgres sslmode=disable connect_timeout=5", host, port))
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close(ctx)
+	var rows []string
+	err = pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS e2e (v text)"); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO e2e VALUES ('kept')"); err != nil {
+			return err
+		}
+		r, err := tx.Query(ctx, "SELECT v || ' ' || current_setting('server_version') FROM e2e")
+		if err != nil {
+			return err
+		}
+		rows, err = pgx.CollectRows(r, pgx.RowTo[string])
+		return err
+	})
+	return rows, err
 }

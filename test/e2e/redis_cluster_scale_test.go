@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	crclient "sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -60,7 +62,7 @@ func startClusterWriteLoop(t *testing.T, ns, app, password string) *clusterWrite
 					return
 				default:
 				}
-				got, err := rc.do("SET", loopKey(i), loopValue(i))
+				got, err := rc.Set(context.Background(), loopKey(i), loopValue(i), 0).Result()
 				if err == nil && got == "OK" {
 					break
 				}
@@ -76,7 +78,7 @@ func startClusterWriteLoop(t *testing.T, ns, app, password string) *clusterWrite
 			j := w.acked[rand.IntN(len(w.acked))]
 			w.mu.Unlock()
 			if i%10 == 0 {
-				if got, err := rc.do("GET", loopKey(j)); err != nil {
+				if got, err := rc.Get(context.Background(), loopKey(j)).Result(); err != nil && !errors.Is(err, redis.Nil) {
 					rc.reset()
 				} else if got != loopValue(j) {
 					w.mu.Lock()
@@ -147,7 +149,7 @@ func waitResharding(t *testing.T, ns, app string, reason string) {
 // slotsByPod counts the slots each primary holds, by pod name, and the
 // nodes known, as pod's node sees the cluster.
 func slotsByPod(rc *redisCluster, ns, app, pod string) (map[string]int, int, error) {
-	nodes, err := rc.node(ns, app, pod, "CLUSTER", "NODES")
+	nodes, err := rc.node(pod).ClusterNodes(context.Background()).Result()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -250,11 +252,11 @@ func TestRedisClusterScaleOutAndIn(t *testing.T) {
 	}
 	t.Logf("slots after scaling out: %v", counts)
 	newShard := naming.WorkloadSet(naming.Component(name, "redis"), 3)
-	if keys, err := rc.node(ns, name, shardPods(name, 4)[6], "DBSIZE"); err != nil || keys == "0" {
+	if keys, err := rc.node(shardPods(name, 4)[6]).DBSize(ctx).Result(); err != nil || keys == 0 {
 		// (ordinal 0 of the new shard is its primary unless it failed over.)
-		keys1, err1 := rc.node(ns, name, shardPods(name, 4)[7], "DBSIZE")
-		if err1 != nil || keys1 == "0" {
-			t.Errorf("the new shard %s holds no key (%s %v, %s %v): keys should have moved to it", newShard, keys, err, keys1, err1)
+		keys1, err1 := rc.node(shardPods(name, 4)[7]).DBSize(ctx).Result()
+		if err1 != nil || keys1 == 0 {
+			t.Errorf("the new shard %s holds no key (%d %v, %d %v): keys should have moved to it", newShard, keys, err, keys1, err1)
 		}
 	}
 
@@ -301,7 +303,10 @@ func TestRedisClusterScaleOutAndIn(t *testing.T) {
 		var got string
 		eventually(t, time.Minute, func() error {
 			var err error
-			got, err = rc.do("GET", loopKey(i))
+			got, err = rc.Get(ctx, loopKey(i)).Result()
+			if errors.Is(err, redis.Nil) {
+				got, err = "", nil // lost: counted below
+			}
 			if err != nil {
 				rc.reset()
 			}

@@ -6,12 +6,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -39,171 +39,62 @@ func redisClusterApplication(ns, name string) *plinthv1.Application {
 	return app
 }
 
-// redisCluster talks to a Redis Cluster the way a cluster-aware client does:
-// it sends each command to the node its key's slot was last seen on (any
-// node at first), follows MOVED (remembering the slot's new node) and ASK
+// redisCluster is go-redis' cluster client of one Application's Redis
+// Cluster, seeded with every pod's stable name: it follows MOVED and ASK
 // redirections, which name the nodes' stable hostnames
-// (cluster-preferred-endpoint-type hostname), and forgets a node whose
-// connection broke. It is not safe for concurrent use.
+// (cluster-preferred-endpoint-type hostname), resolved through the cluster
+// DNS. node gives a client of one pod.
 type redisCluster struct {
-	t        *testing.T
-	password string
-	// seeds are every node, tried in turn while a slot's node is unknown.
-	seeds []string
-	seed  int
-	slots map[int]string
-	conns map[string]*redisConn
+	*redis.ClusterClient
+	ns, app, password string
+	nodes             map[string]*redis.Client
 }
 
 func newRedisCluster(t *testing.T, ns, app, password string) *redisCluster {
-	comp := naming.Component(app, "redis")
-	rc := &redisCluster{t: t, password: password, slots: map[int]string{}, conns: map[string]*redisConn{}}
+	rc := &redisCluster{ns: ns, app: app, password: password, nodes: map[string]*redis.Client{}}
+	var seeds []string
 	for _, pod := range clusterPods(app) {
-		rc.seeds = append(rc.seeds, pod+"."+naming.HeadlessService(comp)+"."+ns+".svc:6379")
+		seeds = append(seeds, rc.addr(pod))
 	}
-	t.Cleanup(rc.reset)
+	rc.ClusterClient = redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs: seeds, Password: password, Dialer: dialResolved, MaxRedirects: 5,
+		DialTimeout: 3 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
+		DisableIdentity: true,
+	})
+	t.Cleanup(func() {
+		rc.closeNodes()
+		_ = rc.ClusterClient.Close()
+	})
 	return rc
 }
 
+// addr is pod's stable name and port, as the nodes announce it.
+func (rc *redisCluster) addr(pod string) string {
+	return pod + "." + naming.HeadlessService(naming.Component(rc.app, "redis")) + "." + rc.ns + ".svc:6379"
+}
+
+// reset forgets every connection and reloads the slot map (after pods were
+// replaced, or an error).
 func (rc *redisCluster) reset() {
-	for a := range rc.conns {
-		rc.drop(a)
-	}
-	clear(rc.slots)
+	rc.closeNodes()
+	rc.ReloadState(context.Background())
 }
 
-// drop closes the connection to a node and forgets the slots seen on it; a
-// failing seed gives way to the next.
-func (rc *redisCluster) drop(hostport string) {
-	if c, ok := rc.conns[hostport]; ok {
-		c.close()
-		delete(rc.conns, hostport)
-	}
-	for slot, a := range rc.slots {
-		if a == hostport {
-			delete(rc.slots, slot)
-		}
-	}
-	if rc.seeds[rc.seed] == hostport {
-		rc.seed = (rc.seed + 1) % len(rc.seeds)
+func (rc *redisCluster) closeNodes() {
+	for pod, c := range rc.nodes {
+		_ = c.Close()
+		delete(rc.nodes, pod)
 	}
 }
 
-// keySlot is Redis Cluster's hash slot of a key: CRC16 (XMODEM) of the key,
-// or of its {hash tag}, modulo 16384.
-func keySlot(key string) int {
-	if s := strings.IndexByte(key, '{'); s >= 0 {
-		if e := strings.IndexByte(key[s+1:], '}'); e > 0 {
-			key = key[s+1 : s+1+e]
-		}
+// node is a client of one pod of the cluster.
+func (rc *redisCluster) node(pod string) *redis.Client {
+	if c, ok := rc.nodes[pod]; ok {
+		return c
 	}
-	var crc uint16
-	for i := 0; i < len(key); i++ {
-		crc ^= uint16(key[i]) << 8
-		for range 8 {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ 0x1021
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return int(crc % 16384)
-}
-
-// conn returns an authenticated connection to host:port, resolving the
-// pod's name through the cluster DNS.
-func (rc *redisCluster) conn(hostport string) (*redisConn, error) {
-	if c, ok := rc.conns[hostport]; ok {
-		return c, nil
-	}
-	host, port, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return nil, err
-	}
-	if strings.HasSuffix(host, ".svc") {
-		host += ".cluster.local"
-	}
-	ips, err := resolver().LookupHost(context.Background(), host)
-	if err != nil {
-		return nil, err
-	}
-	c, err := dialRedisErr(net.JoinHostPort(ips[0], port))
-	if err != nil {
-		return nil, err
-	}
-	if got, err := c.command("AUTH", rc.password); err != nil || got != "OK" {
-		c.close()
-		return nil, fmt.Errorf("AUTH on %s: %q %v", hostport, got, err)
-	}
-	rc.conns[hostport] = c
-	return c, nil
-}
-
-// do runs one command (its key, if any, second) on the node owning the key,
-// following up to five redirections. An error reply or a broken connection
-// is returned, not retried: the caller decides.
-func (rc *redisCluster) do(args ...string) (string, error) {
-	slot := -1
-	if len(args) > 1 {
-		slot = keySlot(args[1])
-	}
-	addr, known := rc.slots[slot]
-	if !known {
-		addr = rc.seeds[rc.seed]
-	}
-	asking := false
-	for range 5 {
-		c, err := rc.conn(addr)
-		if err != nil {
-			rc.drop(addr)
-			return "", fmt.Errorf("%s: %w", addr, err)
-		}
-		if asking {
-			if _, err := c.command("ASKING"); err != nil {
-				rc.drop(addr)
-				return "", fmt.Errorf("%s: ASKING: %w", addr, err)
-			}
-		}
-		got, err := c.command(args...)
-		if err == nil {
-			return got, nil
-		}
-		msg, isReply := strings.CutPrefix(err.Error(), "redis error: ")
-		f := strings.Fields(msg)
-		switch {
-		case len(f) == 3 && f[0] == "MOVED":
-			addr, asking = f[2], false
-			rc.slots[slot] = addr
-			continue
-		case len(f) == 3 && f[0] == "ASK":
-			// The slot is migrating: this key only, once, on that node.
-			addr, asking = f[2], true
-			continue
-		case isReply:
-			// CLUSTERDOWN, TRYAGAIN, READONLY...: the connection is fine,
-			// the slot's node may have changed.
-			delete(rc.slots, slot)
-		default:
-			rc.drop(addr)
-		}
-		return "", fmt.Errorf("%s: %w", addr, err)
-	}
-	return "", fmt.Errorf("%s: too many redirections", strings.Join(args, " "))
-}
-
-// node runs a command on one pod.
-func (rc *redisCluster) node(ns, app, pod string, args ...string) (string, error) {
-	addr := pod + "." + naming.HeadlessService(naming.Component(app, "redis")) + "." + ns + ".svc:6379"
-	c, err := rc.conn(addr)
-	if err != nil {
-		return "", err
-	}
-	got, err := c.command(args...)
-	if err != nil && !strings.HasPrefix(err.Error(), "redis error: ") {
-		rc.drop(addr)
-	}
-	return got, err
+	c := redis.NewClient(redisOptions(rc.addr(pod), rc.password))
+	rc.nodes[pod] = c
+	return c
 }
 
 // clusterPods lists the pods of clusterShards shards in shard-major,
@@ -232,22 +123,23 @@ func clusterHealthy(rc *redisCluster, ns, app string) error {
 
 // shardsHealthy is clusterHealthy for a cluster of shards shards.
 func shardsHealthy(rc *redisCluster, ns, app string, shards int32) error {
+	ctx := context.Background()
 	ids := map[string]string{}
 	for _, pod := range shardPods(app, shards) {
-		info, err := rc.node(ns, app, pod, "CLUSTER", "INFO")
+		info, err := rc.node(pod).ClusterInfo(ctx).Result()
 		if err != nil {
 			return fmt.Errorf("%s: %v", pod, err)
 		}
 		if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_slots_assigned:16384") {
 			return fmt.Errorf("%s: CLUSTER INFO %q", pod, info)
 		}
-		id, err := rc.node(ns, app, pod, "CLUSTER", "MYID")
+		id, err := rc.node(pod).ClusterMyID(ctx).Result()
 		if err != nil {
 			return err
 		}
 		ids[pod] = id
 	}
-	nodes, err := rc.node(ns, app, shardPods(app, shards)[0], "CLUSTER", "NODES")
+	nodes, err := rc.node(shardPods(app, shards)[0]).ClusterNodes(ctx).Result()
 	if err != nil {
 		return err
 	}
@@ -356,7 +248,7 @@ func TestRedisCluster(t *testing.T) {
 	eventually(t, time.Minute, func() error {
 		for i := range keys {
 			k := fmt.Sprintf("plinth:%d", i)
-			if got, err := rc.do("SET", k, strconv.Itoa(i)); err != nil || got != "OK" {
+			if got, err := rc.Set(ctx, k, strconv.Itoa(i), 0).Result(); err != nil || got != "OK" {
 				rc.reset()
 				return fmt.Errorf("SET %s: %q %v", k, got, err)
 			}
@@ -366,7 +258,7 @@ func TestRedisCluster(t *testing.T) {
 	readAll := func() error {
 		for i := range keys {
 			k := fmt.Sprintf("plinth:%d", i)
-			if got, err := rc.do("GET", k); err != nil || got != strconv.Itoa(i) {
+			if got, err := rc.Get(ctx, k).Result(); err != nil || got != strconv.Itoa(i) {
 				rc.reset()
 				return fmt.Errorf("GET %s = %q, %v", k, got, err)
 			}
@@ -378,9 +270,9 @@ func TestRedisCluster(t *testing.T) {
 	}
 	redisCLICluster(t, ns, name)
 	for s, pod := range []string{clusterPods(name)[0], clusterPods(name)[2], clusterPods(name)[4]} {
-		n, err := rc.node(ns, name, pod, "DBSIZE")
-		if err != nil || n == "0" {
-			t.Errorf("shard %d primary %s holds %s keys (%v): keys should spread over every shard", s, pod, n, err)
+		n, err := rc.node(pod).DBSize(ctx).Result()
+		if err != nil || n == 0 {
+			t.Errorf("shard %d primary %s holds %d keys (%v): keys should spread over every shard", s, pod, n, err)
 		}
 	}
 
@@ -488,7 +380,7 @@ func TestRedisClusterLeaderKilledDuringBootstrap(t *testing.T) {
 	rc := newRedisCluster(t, ns, name, password)
 	eventually(t, time.Minute, func() error { rc.reset(); return clusterHealthy(rc, ns, name) })
 	eventually(t, time.Minute, func() error { return onePrimaryPerShard(t, ns, name) })
-	if got, err := rc.do("SET", "plinth:after-takeover", "yes"); err != nil || got != "OK" {
+	if got, err := rc.Set(ctx, "plinth:after-takeover", "yes", 0).Result(); err != nil || got != "OK" {
 		t.Fatalf("SET after the takeover: %q %v", got, err)
 	}
 	waitControllersAvailable(t)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -118,29 +119,6 @@ func reportedRoles(t *testing.T, ns, ws string) members {
 	return out
 }
 
-// redisAuthed opens an authenticated connection.
-func redisAuthed(addr, password string) (*redisConn, error) {
-	r, err := dialRedisErr(addr)
-	if err != nil {
-		return nil, err
-	}
-	if got, err := r.command("AUTH", password); err != nil || got != "OK" {
-		r.close()
-		return nil, fmt.Errorf("AUTH at %s: %q %v", addr, got, err)
-	}
-	return r, nil
-}
-
-// redisDo runs one command on a fresh authenticated connection.
-func redisDo(addr, password string, args ...string) (string, error) {
-	r, err := redisAuthed(addr, password)
-	if err != nil {
-		return "", err
-	}
-	defer r.close()
-	return r.command(args...)
-}
-
 // checkReplicatedRedis: exactly one pod reports primary, the read-write
 // Service reaches it, a key written there is read back from every replica.
 func checkReplicatedRedis(t *testing.T, ns, app string, replicas int, key, value string) (primary *corev1.Pod) {
@@ -165,19 +143,20 @@ func checkReplicatedRedis(t *testing.T, ns, app string, replicas int, key, value
 	// The read-write Service routes to the pod whose annotation says primary:
 	// the server behind it announces that pod's stable name.
 	eventually(t, time.Minute, func() error {
-		got, err := redisDo(rw, password, "CONFIG", "GET", "replica-announce-ip")
-		if err != nil {
-			return err
-		}
-		if !strings.HasPrefix(strings.TrimPrefix(got, "replica-announce-ip\n"), primary.Name+".") {
-			return fmt.Errorf("read-write Service reaches %q, want pod %s", got, primary.Name)
-		}
-		_, err = redisDo(rw, password, "SET", key, value)
-		return err
+		return onRedis(rw, password, func(ctx context.Context, c *redis.Client) error {
+			got, err := c.ConfigGet(ctx, "replica-announce-ip").Result()
+			if err != nil {
+				return err
+			}
+			if !strings.HasPrefix(got["replica-announce-ip"], primary.Name+".") {
+				return fmt.Errorf("read-write Service reaches %q, want pod %s", got, primary.Name)
+			}
+			return c.Set(ctx, key, value, 0).Err()
+		})
 	})
 	for _, p := range m.replicas {
 		eventually(t, time.Minute, func() error {
-			got, err := redisDo(p.Status.PodIP+":6379", password, "GET", key)
+			got, err := redisGet(p.Status.PodIP+":6379", password, key)
 			if err != nil || got != value {
 				return fmt.Errorf("replica %s: GET %s = %q %v", p.Name, key, got, err)
 			}
@@ -228,43 +207,29 @@ func TestRedisSentinel(t *testing.T) {
 	primary := checkReplicatedRedis(t, ns, "sent", 3, "plinth:before", "v1")
 
 	sentinels := serviceAddr(t, ns, naming.ClientService(naming.Component("sent", "sentinel")), 26379)
+	sentinel := sentinelClient(t, sentinels)
 	eventually(t, 2*time.Minute, func() error {
-		r, err := dialRedisErr(sentinels)
+		master, err := sentinel.GetMasterAddrByName(ctx, "sent").Result()
 		if err != nil {
 			return err
 		}
-		defer r.close()
-		master, err := r.command("SENTINEL", "get-master-addr-by-name", "sent")
-		if err != nil {
-			return err
-		}
-		if !strings.HasPrefix(master, primary.Name+".") {
+		if len(master) != 2 || !strings.HasPrefix(master[0], primary.Name+".") {
 			return fmt.Errorf("sentinel monitors %q, want pod %s", master, primary.Name)
 		}
-		info, err := r.command("SENTINEL", "master", "sent")
+		info, err := sentinel.Master(ctx, "sent").Result()
 		if err != nil {
 			return err
 		}
-		fields := strings.Split(info, "\n")
-		get := func(k string) string {
-			for i := 0; i+1 < len(fields); i += 2 {
-				if fields[i] == k {
-					return fields[i+1]
-				}
-			}
-			return ""
-		}
-		if get("quorum") != "2" || get("num-other-sentinels") != "2" || get("num-slaves") != "2" {
-			return fmt.Errorf("sentinel sees quorum=%s other-sentinels=%s replicas=%s, want 2 2 2", get("quorum"), get("num-other-sentinels"), get("num-slaves"))
+		if info["quorum"] != "2" || info["num-other-sentinels"] != "2" || info["num-slaves"] != "2" {
+			return fmt.Errorf("sentinel sees quorum=%s other-sentinels=%s replicas=%s, want 2 2 2", info["quorum"], info["num-other-sentinels"], info["num-slaves"])
 		}
 		return nil
 	})
 
 	// Sentinel fails over; Plinth follows: the read-write Service moves to
 	// the new primary and the data is there.
-	r := dialRedis(t, sentinels)
-	if got := r.do(t, "SENTINEL", "FAILOVER", "sent"); got != "OK" {
-		t.Fatalf("SENTINEL FAILOVER = %q", got)
+	if got, err := sentinel.Failover(ctx, "sent").Result(); err != nil || got != "OK" {
+		t.Fatalf("SENTINEL FAILOVER = %q %v", got, err)
 	}
 	eventually(t, 2*time.Minute, func() error {
 		m := reportedRoles(t, ns, naming.WorkloadSet(naming.Component("sent", "redis"), -1))
@@ -276,7 +241,7 @@ func TestRedisSentinel(t *testing.T) {
 	newPrimary := checkReplicatedRedis(t, ns, "sent", 3, "plinth:after", "v2")
 	t.Logf("sentinel failover: primary %s -> %s", primary.Name, newPrimary.Name)
 	password := secretValue(t, ns, naming.CredentialsSecret("sent"), "password")
-	if got, err := redisDo(newPrimary.Status.PodIP+":6379", password, "GET", "plinth:before"); err != nil || got != "v1" {
+	if got, err := redisGet(newPrimary.Status.PodIP+":6379", password, "plinth:before"); err != nil || got != "v1" {
 		t.Fatalf("key written before the failover: %q %v", got, err)
 	}
 	waitPhase(t, ns, "sent", plinthv1.ApplicationRunning, 2*time.Minute)

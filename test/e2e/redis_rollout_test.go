@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -96,27 +97,26 @@ func runWriteLoop(interval time.Duration, set func(key string) error, cleanup fu
 // startWriteLoop writes through addr (a Service) on one connection, opening
 // a new one after any error: a client that follows the primary Service.
 func startWriteLoop(addr, password string, interval time.Duration) *writeLoop {
-	var conn *redisConn
+	var conn *redis.Client
 	set := func(key string) error {
-		var err error
 		if conn == nil {
-			if conn, err = redisAuthed(addr, password); err != nil {
-				return err
-			}
+			opts := redisOptions(addr, password)
+			opts.PoolSize = 1
+			conn = redis.NewClient(opts)
 		}
-		got, err := conn.command("SET", key, "x")
+		got, err := conn.Set(context.Background(), key, "x", 0).Result()
 		if err == nil && got != "OK" {
 			err = fmt.Errorf("SET = %q", got)
 		}
 		if err != nil {
-			conn.close()
+			conn.Close()
 			conn = nil
 		}
 		return err
 	}
 	return runWriteLoop(interval, set, func() {
 		if conn != nil {
-			conn.close()
+			conn.Close()
 		}
 	})
 }
@@ -144,28 +144,25 @@ func (w *writeLoop) String() string {
 
 // keysPresent checks that every key exists on the server at addr.
 func keysPresent(addr, password string, keys []string) error {
-	r, err := redisAuthed(addr, password)
-	if err != nil {
-		return err
-	}
-	defer r.close()
-	const batch = 500
-	for i := 0; i < len(keys); i += batch {
-		part := keys[i:min(i+batch, len(keys))]
-		got, err := r.command(append([]string{"EXISTS"}, part...)...)
-		if err != nil {
-			return err
-		}
-		if got == strconv.Itoa(len(part)) {
-			continue
-		}
-		for _, k := range part {
-			if got, err := r.command("EXISTS", k); err != nil || got != "1" {
-				return fmt.Errorf("acknowledged write %s missing on %s (%q %v)", k, addr, got, err)
+	return onRedis(addr, password, func(ctx context.Context, r *redis.Client) error {
+		const batch = 500
+		for i := 0; i < len(keys); i += batch {
+			part := keys[i:min(i+batch, len(keys))]
+			got, err := r.Exists(ctx, part...).Result()
+			if err != nil {
+				return err
+			}
+			if got == int64(len(part)) {
+				continue
+			}
+			for _, k := range part {
+				if got, err := r.Exists(ctx, k).Result(); err != nil || got != 1 {
+					return fmt.Errorf("acknowledged write %s missing (%d %v)", k, got, err)
+				}
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // replacement is one pod of the rollout being replaced.
@@ -402,9 +399,9 @@ func setRestartParam(t *testing.T, ns, app string) {
 	})
 }
 
-func checkRestartParam(t *testing.T, pod, got string, err error) {
+func checkRestartParam(t *testing.T, pod string, got map[string]string, err error) {
 	t.Helper()
-	if err != nil || got != restartParam+"\n"+restartValue {
+	if err != nil || got[restartParam] != restartValue {
 		t.Errorf("pod %s after the rollout: CONFIG GET %s = %q %v, want %s", pod, restartParam, got, err, restartValue)
 	}
 }
@@ -467,7 +464,12 @@ func checkReplicatedAfterRoll(t *testing.T, ns, app string, first *corev1.Pod, l
 		if err := keysPresent(p.Status.PodIP+":6379", password, loop.acked); err != nil {
 			t.Errorf("pod %s: %v", p.Name, err)
 		}
-		got, err := redisDo(p.Status.PodIP+":6379", password, "CONFIG", "GET", restartParam)
+		var got map[string]string
+		err := onRedis(p.Status.PodIP+":6379", password, func(ctx context.Context, c *redis.Client) error {
+			var err error
+			got, err = c.ConfigGet(ctx, restartParam).Result()
+			return err
+		})
 		checkRestartParam(t, p.Name, got, err)
 	}
 	return final
@@ -502,27 +504,25 @@ func sentinelViews(ns, app string) ([]sentinelView, error) {
 		return nil, err
 	}
 	var out []sentinelView
+	ctx := context.Background()
 	for _, p := range pods.Items {
-		r, err := dialRedisErr(p.Status.PodIP + ":26379")
+		r := redis.NewSentinelClient(redisOptions(p.Status.PodIP+":26379", ""))
+		master, err := r.GetMasterAddrByName(ctx, app).Result()
+		if err == nil && len(master) == 0 {
+			err = fmt.Errorf("get-master-addr-by-name answered nothing")
+		}
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("sentinel %s: %w", p.Name, err)
+		}
+		info, err := r.Master(ctx, app).Result()
+		r.Close()
 		if err != nil {
 			return nil, fmt.Errorf("sentinel %s: %w", p.Name, err)
 		}
-		master, err := r.command("SENTINEL", "get-master-addr-by-name", app)
-		if err != nil {
-			r.close()
-			return nil, fmt.Errorf("sentinel %s: %w", p.Name, err)
-		}
-		info, err := r.command("SENTINEL", "master", app)
-		r.close()
-		if err != nil {
-			return nil, fmt.Errorf("sentinel %s: %w", p.Name, err)
-		}
-		v := sentinelView{pod: p.Name, master: strings.SplitN(master, "\n", 2)[0], configEpoch: -1}
-		fields := strings.Split(info, "\n")
-		for i := 0; i+1 < len(fields); i += 2 {
-			if fields[i] == "config-epoch" {
-				v.configEpoch, _ = strconv.Atoi(fields[i+1])
-			}
+		v := sentinelView{pod: p.Name, master: master[0], configEpoch: -1}
+		if e, ok := info["config-epoch"]; ok {
+			v.configEpoch, _ = strconv.Atoi(e)
 		}
 		out = append(out, v)
 	}
@@ -596,11 +596,6 @@ func TestRedisClusterRollingUpdate(t *testing.T) {
 	rc := newRedisCluster(t, ns, name, password)
 	eventually(t, time.Minute, func() error { rc.reset(); return clusterHealthy(rc, ns, name) })
 	eventually(t, time.Minute, func() error { return onePrimaryPerShard(t, ns, name) })
-	for _, k := range []string{"plinth:loop:0", "plinth:loop:1", "{plinth}:x", "a"} {
-		if got, err := rc.do("CLUSTER", "KEYSLOT", k); err != nil || got != strconv.Itoa(keySlot(k)) {
-			t.Fatalf("CLUSTER KEYSLOT %s = %q %v, the client computes %d", k, got, err, keySlot(k))
-		}
-	}
 	comp := naming.Component(name, "redis")
 	oldPrimary := map[string]string{}
 	for s := int32(0); s < clusterShards; s++ {
@@ -611,7 +606,7 @@ func TestRedisClusterRollingUpdate(t *testing.T) {
 	w := watchRollout(t, ns, comp)
 	writer := newRedisCluster(t, ns, name, password)
 	loop := runWriteLoop(writeInterval, func(key string) error {
-		got, err := writer.do("SET", key, "x")
+		got, err := writer.Set(ctx, key, "x", 0).Result()
 		if err == nil && got != "OK" {
 			err = fmt.Errorf("SET = %q", got)
 		}
@@ -636,19 +631,19 @@ func TestRedisClusterRollingUpdate(t *testing.T) {
 		// The new primary took over by a manual failover (it sent the
 		// MFSTART message to its primary), not by an automatic one after
 		// the old primary was gone: it has not restarted since.
-		info, err := rc.node(ns, name, now, "CLUSTER", "INFO")
+		info, err := rc.node(now).ClusterInfo(ctx).Result()
 		if err != nil || !strings.Contains(info, "cluster_stats_messages_mfstart_sent:") {
 			t.Errorf("%s: the new primary %s never started a manual failover (CLUSTER INFO %q %v)", ws, now, info, err)
 		}
 		t.Logf("%s: primary %s -> %s", ws, old, now)
 	}
 	for _, k := range loop.acked {
-		if got, err := rc.do("EXISTS", k); err != nil || got != "1" {
-			t.Fatalf("acknowledged write %s lost after the rollout (%q %v)", k, got, err)
+		if got, err := rc.Exists(ctx, k).Result(); err != nil || got != 1 {
+			t.Fatalf("acknowledged write %s lost after the rollout (%d %v)", k, got, err)
 		}
 	}
 	for _, pod := range clusterPods(name) {
-		got, err := rc.node(ns, name, pod, "CONFIG", "GET", restartParam)
+		got, err := rc.node(pod).ConfigGet(ctx, restartParam).Result()
 		checkRestartParam(t, pod, got, err)
 	}
 }

@@ -15,7 +15,7 @@ import (
 func copyTree(t *testing.T, root string) string {
 	t.Helper()
 	dst := t.TempDir()
-	for _, d := range []string{"apis", "proto", "hack", "deploy/kustomize/base/crds"} {
+	for _, d := range []string{"apis", "proto", "hack", "deploy/kustomize/base/crds", "deploy/kustomize/base/rbac", "controllers", "cmd"} {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, d)), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -70,6 +70,23 @@ func TestVerifyCatchesStaleFiles(t *testing.T) {
 			if !strings.Contains(out, want) {
 				t.Errorf("verify output lacks %q:\n%s", want, out)
 			}
+		}
+	})
+
+	t.Run("a new RBAC marker without regeneration fails", func(t *testing.T) {
+		tree := copyTree(t, root)
+		f := filepath.Join(tree, "controllers", "workloadset", "rbac.go")
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edited := string(src) + "// +kubebuilder:rbac:groups=\"\",resources=nodes,verbs=get\n"
+		if err := os.WriteFile(f, []byte(edited), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := verify(t, root, tree)
+		if err == nil || !strings.Contains(out, "RBAC in deploy/kustomize/base/rbac is stale") || !strings.Contains(out, "nodes") {
+			t.Fatalf("verify error = %v, output:\n%s", err, out)
 		}
 	})
 

@@ -1,22 +1,13 @@
 package integration
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
-	"io"
-	"os"
-	"path/filepath"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 )
@@ -25,7 +16,8 @@ import (
 const controllerUser = "system:serviceaccount:" + platformNamespace + ":plinth-application-controller"
 
 // The controller does its whole job with only the rules of
-// controllers/application/rbac.yaml (generated from its RBAC markers).
+// deploy/kustomize/base/rbac/application-controller/role.yaml (generated
+// from the markers in controllers/application/rbac.go).
 func TestLeastPrivilegeRBAC(t *testing.T) {
 	grantControllerRBAC(t)
 	ns := newNamespace(t)
@@ -61,61 +53,15 @@ func TestLeastPrivilegeRBAC(t *testing.T) {
 	}
 }
 
-// grantControllerRBAC binds the roles of rbac.yaml to the controller's user.
+// grantControllerRBAC binds the generated roles to the controller's user.
 func grantControllerRBAC(t *testing.T) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(env.Root, "controllers", "application", "rbac.yaml"))
+	roles, err := env.GrantGeneratedRBAC(ctx(t), "application-controller", controllerUser)
 	if err != nil {
 		t.Fatal(err)
 	}
-	subjects := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: controllerUser}}
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	var roles int
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(bytes.TrimSpace(doc)) == 0 {
-			continue
-		}
-		var meta metav1.TypeMeta
-		if err := yaml.Unmarshal(doc, &meta); err != nil {
-			t.Fatal(err)
-		}
-		switch meta.Kind {
-		case "ClusterRole":
-			var cr rbacv1.ClusterRole
-			if err := yaml.UnmarshalStrict(doc, &cr); err != nil {
-				t.Fatal(err)
-			}
-			createOrSkip(t, &cr)
-			createOrSkip(t, &rbacv1.ClusterRoleBinding{
-				ObjectMeta: metav1.ObjectMeta{Name: cr.Name},
-				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: cr.Name},
-				Subjects:   subjects,
-			})
-		case "Role":
-			var r rbacv1.Role
-			if err := yaml.UnmarshalStrict(doc, &r); err != nil {
-				t.Fatal(err)
-			}
-			createOrSkip(t, &r)
-			createOrSkip(t, &rbacv1.RoleBinding{
-				ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: r.Namespace},
-				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: r.Name},
-				Subjects:   subjects,
-			})
-		default:
-			t.Fatalf("unexpected kind %q in rbac.yaml", meta.Kind)
-		}
-		roles++
-	}
 	if roles != 2 {
-		t.Fatalf("rbac.yaml has %d roles, want a ClusterRole and a Role", roles)
+		t.Fatalf("the generated RBAC has %d roles, want a ClusterRole and a Role", roles)
 	}
 }
 

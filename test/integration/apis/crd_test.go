@@ -11,25 +11,33 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 )
 
-// Every example in examples/ is accepted as written and reads back typed.
+// Every example in examples/ is accepted as written (strict field
+// validation: a misspelt field is refused, not pruned), reads back holding
+// every field it was written with, typed and without unknown fields, and is
+// deleted without anything holding it. The Applications cover every plugin
+// and topology, and none needs a StorageClass name or refuses its deletion.
 func TestExamplesAreAccepted(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(env.Root, "examples", "*.yaml"))
-	if err != nil || len(files) < 5 {
-		t.Fatalf("want at least 5 examples, found %d (%v)", len(files), err)
+	if err != nil || len(files) < 9 {
+		t.Fatalf("want at least 9 examples, found %d (%v)", len(files), err)
 	}
 	kinds := map[string]bool{}
+	topologies := map[string]string{}
+	var applied []*unstructured.Unstructured
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			obj := readExample(t, filepath.Base(f))
-			if err := apply(ctx(t), obj); err != nil {
+			if err := apply(ctx(t), obj, client.FieldValidation("Strict")); err != nil {
 				t.Fatalf("apply %s: %v", f, err)
 			}
+			applied = append(applied, obj)
 			kinds[obj.GetKind()] = true
 			got := &unstructured.Unstructured{}
 			got.SetGroupVersionKind(obj.GroupVersionKind())
@@ -39,11 +47,47 @@ func TestExamplesAreAccepted(t *testing.T) {
 			if got.GetUID() == "" {
 				t.Fatal("stored object has no UID")
 			}
+			for _, p := range missingFrom(got.Object["spec"], obj.Object["spec"], "spec") {
+				t.Errorf("the server did not keep %s as written", p)
+			}
+			typed, err := env.Client.Scheme().New(obj.GroupVersionKind())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(got.Object, typed, true); err != nil {
+				t.Errorf("read back into %T: %v", typed, err)
+			}
+			for _, p := range fieldPaths(obj.Object, "storageClassName", "") {
+				t.Errorf("%s names a StorageClass: examples use the cluster's default", p)
+			}
+			if len(obj.GetFinalizers()) > 0 {
+				t.Errorf("metadata.finalizers %v: an example must not hold its own deletion", obj.GetFinalizers())
+			}
+			if obj.GetKind() != "Application" {
+				return
+			}
+			app := typed.(*plinthv1.Application)
+			if app.Spec.TerminationPolicy == plinthv1.TerminationDoNotTerminate {
+				t.Errorf("terminationPolicy %s refuses deletion: an example must be deletable as written", app.Spec.TerminationPolicy)
+			}
+			for _, p := range planProblems(t, app) {
+				t.Errorf("against plugins/%s/%s: %s", app.Spec.Plugin, app.Spec.PluginVersion, p)
+			}
+			key := app.Spec.Plugin + "/" + app.Spec.Topology
+			if other, dup := topologies[key]; dup {
+				t.Errorf("%s is also shown by %s: one example per plugin and topology", key, other)
+			}
+			topologies[key] = filepath.Base(f)
 		})
 	}
 	for _, k := range []string{"Application", "Operation", "Backup", "BackupSchedule"} {
 		if !kinds[k] {
 			t.Errorf("no example of kind %s", k)
+		}
+	}
+	for _, pt := range []string{"redis/standalone", "redis/replication", "redis/sentinel", "redis/cluster", "postgresql/standalone", "postgresql/replication"} {
+		if topologies[pt] == "" {
+			t.Errorf("no example Application of %s (have %v)", pt, topologies)
 		}
 	}
 
@@ -61,6 +105,22 @@ func TestExamplesAreAccepted(t *testing.T) {
 	}
 	if op.Spec.TargetRef.APIGroup != "plinth.io" {
 		t.Errorf("targetRef.apiGroup default = %q, want plinth.io", op.Spec.TargetRef.APIGroup)
+	}
+
+	// Nothing in an example holds its deletion (no controller runs here:
+	// what is checked is the objects themselves).
+	for _, obj := range applied {
+		if err := env.Client.Delete(ctx(t), obj); err != nil {
+			t.Fatalf("delete %s %s: %v", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+	for _, obj := range applied {
+		got := &unstructured.Unstructured{}
+		got.SetGroupVersionKind(obj.GroupVersionKind())
+		err := env.Client.Get(ctx(t), client.ObjectKeyFromObject(obj), got)
+		if !apierrors.IsNotFound(err) {
+			t.Errorf("%s %s is still there after its deletion (finalizers %v, %v)", obj.GetKind(), obj.GetName(), got.GetFinalizers(), err)
+		}
 	}
 }
 
@@ -112,7 +172,8 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 			set(t, o, "0 2 * *", "spec", "schedule")
 		}, []string{"cron expression with five fields"}},
 		{"malformed cron in the Application", "postgresql-replication.yaml", func(t *testing.T, o *unstructured.Unstructured) {
-			set(t, o, "0 25 * * *", "spec", "backup", "schedule")
+			set(t, o, map[string]any{"enabled": true, "schedule": "0 25 * * *",
+				"storage": map[string]any{"type": "pvc", "pvc": map[string]any{"claimName": "backups"}}}, "spec", "backup")
 		}, []string{"spec.backup.schedule", "cron expression with five fields"}},
 		{"storage type without its settings", "backup.yaml", func(t *testing.T, o *unstructured.Unstructured) {
 			set(t, o, "s3", "spec", "storage", "type")

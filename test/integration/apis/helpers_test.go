@@ -41,7 +41,7 @@ func fromYAML(t *testing.T, data []byte) *unstructured.Unstructured {
 
 // apply is kubectl apply --server-side: it sends only what obj holds, not
 // fields the server added to it on an earlier call.
-func apply(ctx context.Context, obj *unstructured.Unstructured) error {
+func apply(ctx context.Context, obj *unstructured.Unstructured, opts ...client.PatchOption) error {
 	o := obj.DeepCopy()
 	o.SetManagedFields(nil)
 	o.SetResourceVersion("")
@@ -49,7 +49,7 @@ func apply(ctx context.Context, obj *unstructured.Unstructured) error {
 	o.SetCreationTimestamp(metav1.Time{})
 	o.SetGeneration(0)
 	unstructured.RemoveNestedField(o.Object, "status")
-	return env.Client.Patch(ctx, o, client.Apply, client.FieldOwner("plinth-test"), client.ForceOwnership)
+	return env.Client.Patch(ctx, o, client.Apply, append([]client.PatchOption{client.FieldOwner("plinth-test"), client.ForceOwnership}, opts...)...)
 }
 
 func set(t *testing.T, obj *unstructured.Unstructured, value any, path ...string) {

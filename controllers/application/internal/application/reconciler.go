@@ -38,18 +38,6 @@ const FieldManager = "plinth-application-controller"
 // example just after the controller starts).
 const registryCatchUpDelay = 2 * time.Second
 
-// Least-privilege RBAC of the application-controller (docs/application-controller.md):
-// +kubebuilder:rbac:groups=plinth.io,resources=applications,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=plinth.io,resources=applications/status,verbs=get;patch
-// +kubebuilder:rbac:groups=plinth.io,resources=applications/finalizers,verbs=update
-// +kubebuilder:rbac:groups=plinth.io,resources=components,verbs=list;watch;create;patch;delete
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
-// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=deletecollection
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;patch,namespace=plinth-system
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch,namespace=plinth-system
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=plinth-system
-
 // Reconciler reconciles Applications.
 type Reconciler struct {
 	// Client reads from the manager's cache and writes to the API server.
@@ -59,9 +47,6 @@ type Reconciler struct {
 	APIReader client.Reader
 	// Plugins serves the plugin versions.
 	Plugins Plugins
-	// PluginConfigMaps reads the plugin ConfigMaps of the platform namespace
-	// (a cache limited to that namespace and the plinth.io/plugin label).
-	PluginConfigMaps client.Reader
 	// PlatformNamespace holds the plugin ConfigMaps.
 	PlatformNamespace string
 	// Recorder records Events on Applications (events.k8s.io/v1); nil
@@ -230,17 +215,12 @@ func (r *Reconciler) resolvePlugin(ctx context.Context, s *scope) (ctrl.Result, 
 // registryCatchingUp says whether the platform namespace holds ConfigMaps of
 // a version of plugin that the registry has not judged yet (neither serves
 // nor rejects): its answers about the plugin are then not final.
-func (r *Reconciler) registryCatchingUp(ctx context.Context, plugin string) (bool, error) {
-	cms := &corev1.ConfigMapList{}
-	if err := r.PluginConfigMaps.List(ctx, cms, client.InNamespace(r.PlatformNamespace), client.MatchingLabels{plinthv1.LabelPlugin: plugin}); err != nil {
+func (r *Reconciler) registryCatchingUp(_ context.Context, plugin string) (bool, error) {
+	busy, err := r.Plugins.Pending(plugin)
+	if err != nil {
 		return false, fmt.Errorf("listing the ConfigMaps of plugin %s: %w", plugin, err)
 	}
-	for _, cm := range cms.Items {
-		if _, err := r.Plugins.Get(plugin, cm.Labels[plinthv1.LabelPluginVersion]); errors.Is(err, pluginregistry.ErrNotFound) {
-			return true, nil
-		}
-	}
-	return false, nil
+	return busy, nil
 }
 
 func pluginNotFoundMessage(plugin, version, namespace string, installed []string) string {

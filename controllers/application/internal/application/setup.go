@@ -8,13 +8,9 @@ import (
 	"slices"
 
 	"github.com/go-logr/logr"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -46,8 +42,8 @@ type Options struct {
 
 // Setup registers the application reconciler with mgr: it watches
 // Applications, the Components they own, and the plugin ConfigMaps of the
-// platform namespace (through a cache limited to that namespace and to
-// ConfigMaps labelled plinth.io/plugin).
+// platform namespace (through the plugin registry's informer, the one watch
+// on them).
 func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 	if o.Plugins == nil || o.PlatformNamespace == "" {
 		return fmt.Errorf("application controller: the plugin registry and the platform namespace are required")
@@ -58,19 +54,10 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 		return fmt.Errorf("indexing Applications by plugin: %w", err)
 	}
 
-	pluginCache, err := newPluginConfigMapCache(mgr, o.PlatformNamespace)
-	if err != nil {
-		return err
-	}
-	if err := mgr.Add(pluginCache); err != nil {
-		return err
-	}
-
 	r := &Reconciler{
 		Client:            mgr.GetClient(),
 		APIReader:         mgr.GetAPIReader(),
 		Plugins:           o.Plugins,
-		PluginConfigMaps:  pluginCache,
 		PlatformNamespace: o.PlatformNamespace,
 		Recorder:          mgr.GetEventRecorder(FieldManager),
 	}
@@ -82,8 +69,8 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 		Named("application").
 		For(&plinthv1.Application{}, builder.WithPredicates(specOrLifecycleChanged())).
 		Owns(&plinthv1.Component{}).
-		WatchesRawSource(source.Kind(pluginCache, &corev1.ConfigMap{},
-			handler.TypedEnqueueRequestsFromMapFunc(r.applicationsUsingPlugin))).
+		WatchesRawSource(&source.Informer{Informer: o.Plugins.Informer(),
+			Handler: handler.EnqueueRequestsFromMapFunc(r.applicationsUsingPlugin)}).
 		WithOptions(o.Controller).
 		Complete(rec)
 }
@@ -113,33 +100,13 @@ func NewRegistry(mgr manager.Manager, namespace string, log logr.Logger) (*plugi
 	return reg, nil
 }
 
-// newPluginConfigMapCache is a cache of the plugin ConfigMaps only, so the
-// controller never caches the cluster's other ConfigMaps.
-func newPluginConfigMapCache(mgr manager.Manager, namespace string) (cache.Cache, error) {
-	hasPlugin, err := labels.NewRequirement(plinthv1.LabelPlugin, selection.Exists, nil)
-	if err != nil {
-		return nil, err
-	}
-	c, err := cache.New(mgr.GetConfig(), cache.Options{
-		Scheme:               mgr.GetScheme(),
-		Mapper:               mgr.GetRESTMapper(),
-		DefaultNamespaces:    map[string]cache.Config{namespace: {}},
-		DefaultLabelSelector: labels.NewSelector().Add(*hasPlugin),
-		ByObject:             map[client.Object]cache.ByObject{&corev1.ConfigMap{}: {}},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("creating the plugin ConfigMap cache: %w", err)
-	}
-	return c, nil
-}
-
 // applicationsUsingPlugin maps a plugin ConfigMap to the Applications of its
 // plugin: a version installed after them lets them proceed. The registry
 // validates a version after its informer sees the ConfigMaps and then writes
 // its verdict (annotation plinth.io/validation) on the manifest ConfigMap;
 // that update arrives here too, after the registry serves the new verdict.
-func (r *Reconciler) applicationsUsingPlugin(ctx context.Context, cm *corev1.ConfigMap) []reconcile.Request {
-	plugin := cm.Labels[plinthv1.LabelPlugin]
+func (r *Reconciler) applicationsUsingPlugin(ctx context.Context, cm client.Object) []reconcile.Request {
+	plugin := cm.GetLabels()[plinthv1.LabelPlugin]
 	if plugin == "" {
 		return nil
 	}

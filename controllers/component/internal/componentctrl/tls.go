@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/internal/naming"
 	"github.com/plinth-io/plinth/internal/pki"
 )
@@ -93,7 +94,11 @@ func (r *Reconciler) ensureCA(ctx context.Context, in *inputs, app *metav1.Owner
 	secret.OwnerReferences = []metav1.OwnerReference{*app}
 	if err := r.Client.Create(ctx, secret); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			return r.ensureCA(ctx, in, app, now)
+			// Another Component created it and the cache has not seen it
+			// yet, or a Secret without Plinth's label holds the name (the
+			// cache never shows it, docs/caches.md): retry with backoff
+			// rather than loop.
+			return pki.KeyPair{}, fmt.Errorf("the agent CA Secret %s exists but is not in the cache (yet): %w; if it lacks the label %s=%s, it is not Plinth's: delete or label it", key.Name, err, plinthv1.LabelManagedBy, plinthv1.ManagedByPlinth)
 		}
 		return pki.KeyPair{}, err
 	}

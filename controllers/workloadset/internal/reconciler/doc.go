@@ -20,24 +20,6 @@
 //
 // # RBAC
 //
-// The rules this controller needs (also as kubebuilder markers below):
-//
-//	plinth.io        workloadsets                get list watch patch update
-//	plinth.io        workloadsets/status         get patch update
-//	""               pods                        get list watch create delete patch
-//	""               persistentvolumeclaims      get list watch create delete patch
-//	""               events                      create patch
-//	events.k8s.io    events                      create patch
-//	storage.k8s.io   storageclasses              get
-//	coordination.k8s.io leases                   get list watch create update patch (leader election)
-//
-// +kubebuilder:rbac:groups=plinth.io,resources=workloadsets,verbs=get;list;watch;patch;update
-// +kubebuilder:rbac:groups=plinth.io,resources=workloadsets/status,verbs=get;patch;update
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete;patch
-// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;create;delete;patch
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=get
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch
+// The binary's grants are kubebuilder markers in controllers/workloadset/rbac.go;
+// `make generate` turns them into its ClusterRole and Role.
 package reconciler
