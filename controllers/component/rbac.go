@@ -20,6 +20,8 @@ package main
 //   - platform namespace: the plugin registry lists and watches the plugin
 //     ConfigMaps and patches its verdict on them, records Events there; the
 //     Lease of leader election (and its Events).
+//   - events.k8s.io events: create, patch (Events on its objects for
+//     kubectl describe; docs/application-controller.md, "Events").
 //
 // +kubebuilder:rbac:groups=plinth.io,resources=components,verbs=get;list;watch
 // +kubebuilder:rbac:groups=plinth.io,resources=components/status,verbs=get;patch
@@ -34,3 +36,4 @@ package main
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;patch,namespace=plinth-system
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch,namespace=plinth-system
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=plinth-system
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

@@ -33,6 +33,9 @@ func setup(_ context.Context, mgr manager.Manager, o *ctrlmanager.Options, log l
 		ImageRules:       o.ImageRules(),
 		// Secrets (the controllers' agent client certificate) are read
 		// directly, not watched: no cluster-wide Secret cache.
-		Switchover: &reconciler.AgentSwitchover{Agents: &agentclient.Client{Reader: mgr.GetAPIReader()}},
+		Switchover: &reconciler.AgentSwitchover{
+			Agents:   &agentclient.Client{Reader: mgr.GetAPIReader()},
+			Recorder: mgr.GetEventRecorder("plinth-" + o.Name),
+		},
 	})
 }

@@ -14,6 +14,8 @@ package main
 //   - storageclasses: get (uncached, only when a template grew).
 //   - secrets: get (the controllers' agent client certificate, uncached).
 //   - platform namespace: the Lease of leader election (and its Events).
+//   - events.k8s.io events: create, patch (Events on its objects for
+//     kubectl describe; docs/application-controller.md, "Events").
 //
 // +kubebuilder:rbac:groups=plinth.io,resources=workloadsets,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=plinth.io,resources=workloadsets/status,verbs=get;patch
@@ -24,3 +26,4 @@ package main
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch,namespace=plinth-system
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=plinth-system
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

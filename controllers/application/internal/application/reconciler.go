@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -48,6 +49,16 @@ type Reconciler struct {
 	Plugins Plugins
 	// PlatformNamespace holds the plugin ConfigMaps.
 	PlatformNamespace string
+	// Recorder records Events on Applications (events.k8s.io/v1); nil
+	// records none.
+	Recorder events.EventRecorder
+}
+
+// event records an Event on obj when there is a Recorder.
+func (r *Reconciler) event(obj runtime.Object, eventType, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(obj, nil, eventType, reason, action, note, args...)
+	}
 }
 
 // scope is one reconcile's state: what was read, what was decided and the
@@ -248,6 +259,7 @@ func (r *Reconciler) invalid(s *scope, reason, message string) (ctrl.Result, boo
 	conditions.MarkFalse(&s.status.Conditions, gen, plinthv1.ConditionProgressing, reason, "nothing is rolled out until the spec is valid")
 	s.status.Phase = plinthv1.ApplicationFailed
 	s.observed = true
+	r.event(s.app, corev1.EventTypeWarning, plinthv1.EventReasonSpecRefused, plinthv1.EventActionValidate, "%s: %s", reason, message)
 	return ctrl.Result{}, true, reconcile.TerminalError(fmt.Errorf("%s: %s", reason, message))
 }
 
@@ -287,9 +299,21 @@ func (r *Reconciler) applyComponents(ctx context.Context, s *scope) (ctrl.Result
 		desired := desiredComponent(app, s.pv, rc)
 		want[desired.Name] = true
 		log.V(1).Info("applying Component", "component", desired.Name)
-		applied, err := r.apply(ctx, desired)
+		before := &plinthv1.Component{}
+		beforeErr := r.Client.Get(ctx, client.ObjectKeyFromObject(desired), before)
+		applied, changed, err := r.apply(ctx, desired)
 		if err != nil {
 			return ctrl.Result{}, true, err // names the Component
+		}
+		switch {
+		case !changed:
+		case apierrors.IsNotFound(beforeErr):
+			r.event(app, corev1.EventTypeNormal, plinthv1.EventReasonCreated, plinthv1.EventActionCreate, "created Component %s", desired.Name)
+		case beforeErr == nil && (before.Spec.Replicas != desired.Spec.Replicas || before.Spec.Shards != desired.Spec.Shards):
+			r.event(app, corev1.EventTypeNormal, plinthv1.EventReasonScaled, plinthv1.EventActionScale, "scaled Component %s from %d to %d replicas (shards %d to %d)",
+				desired.Name, before.Spec.Replicas, desired.Spec.Replicas, max(before.Spec.Shards, 1), max(desired.Spec.Shards, 1))
+		case beforeErr == nil:
+			r.event(app, corev1.EventTypeNormal, plinthv1.EventReasonUpdated, plinthv1.EventActionUpdate, "updated Component %s", desired.Name)
 		}
 		s.components = append(s.components, applied)
 	}
@@ -316,13 +340,14 @@ func (r *Reconciler) applyComponents(ctx context.Context, s *scope) (ctrl.Result
 }
 
 // apply server-side applies a Component, unless the cache already holds it
-// as desired, and returns it as stored.
-func (r *Reconciler) apply(ctx context.Context, c *plinthv1.Component) (*plinthv1.Component, error) {
+// as desired, and returns it as stored and whether it applied.
+func (r *Reconciler) apply(ctx context.Context, c *plinthv1.Component) (*plinthv1.Component, bool, error) {
 	a := ssa.Applier{Client: r.Client, FieldManager: FieldManager}
-	if _, err := a.ApplyIfChanged(ctx, c, nil); err != nil {
-		return nil, err
+	changed, err := a.ApplyIfChanged(ctx, c, nil)
+	if err != nil {
+		return nil, false, err
 	}
-	return c, nil
+	return c, changed, nil
 }
 
 // toApplyObject turns a typed object into an apply request body, without the

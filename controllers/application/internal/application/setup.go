@@ -59,6 +59,7 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 		APIReader:         mgr.GetAPIReader(),
 		Plugins:           o.Plugins,
 		PlatformNamespace: o.PlatformNamespace,
+		Recorder:          mgr.GetEventRecorder(FieldManager),
 	}
 	var rec reconcile.Reconciler = r
 	if o.Wrap != nil {

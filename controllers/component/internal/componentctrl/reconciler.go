@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -58,6 +60,9 @@ type Reconciler struct {
 	Agents Agents
 	// Now is the clock (tests may pin it); nil means time.Now.
 	Now func() time.Time
+	// Recorder records Events on Components (events.k8s.io/v1); nil means
+	// the manager's recorder.
+	Recorder events.EventRecorder
 
 	apply       ssa.Applier
 	bootstrapMu sync.Mutex
@@ -70,6 +75,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options,
 	r.apply = ssa.Applier{Client: r.Client, FieldManager: FieldManager}
 	if r.Agents == nil {
 		r.Agents = &agentclient.Client{Reader: r.Client}
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder(FieldManager)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("component").
@@ -84,6 +92,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options,
 		Owns(&policyv1.PodDisruptionBudget{}).
 		WithOptions(opts).
 		Complete(deadline.Reconciler[reconcile.Request](r, timeout))
+}
+
+// event records an Event on obj when there is a Recorder.
+func (r *Reconciler) event(obj runtime.Object, eventType, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(obj, nil, eventType, reason, action, note, args...)
+	}
 }
 
 func (r *Reconciler) now() time.Time {
@@ -181,6 +196,7 @@ func (e *renderError) Error() string { return e.err.Error() }
 func (r *Reconciler) renderFailed(comp *plinthv1.Component, status *plinthv1.ComponentStatus, err error) (reconcile.Result, error) {
 	conditions.MarkFalse(&status.Conditions, comp.Generation, plinthv1.ConditionReady, plinthv1.ReasonRenderFailed, err.Error())
 	status.Phase = plinthv1.ComponentFailed
+	r.event(comp, corev1.EventTypeWarning, plinthv1.EventReasonSpecRefused, plinthv1.EventActionValidate, "%s: %s", plinthv1.ReasonRenderFailed, err.Error())
 	return reconcile.Result{}, reconcile.TerminalError(err)
 }
 
@@ -269,13 +285,27 @@ func (r *Reconciler) reconcileWorkloadSets(ctx context.Context, in *inputs) (app
 	if err := r.Client.List(ctx, &list, client.InNamespace(in.comp.Namespace), client.MatchingLabels{plinthv1.LabelComponent: in.comp.Name}); err != nil {
 		return nil, nil, 0, err
 	}
+	before := map[string]int32{}
+	for i := range list.Items {
+		before[list.Items[i].Name] = list.Items[i].Spec.Replicas
+	}
 	want := map[string]bool{}
 	for _, ws := range desired {
 		want[ws.Name] = true
-		if _, err := r.apply.ApplyIfChanged(ctx, ws, r.ownerRef(in.comp)); err != nil {
+		changed, err := r.apply.ApplyIfChanged(ctx, ws, r.ownerRef(in.comp))
+		if err != nil {
 			return nil, nil, 0, err
 		}
 		applied = append(applied, *ws)
+		switch old, ok := before[ws.Name]; {
+		case !changed:
+		case !ok:
+			r.event(in.comp, corev1.EventTypeNormal, plinthv1.EventReasonCreated, plinthv1.EventActionCreate, "created WorkloadSet %s with %d replicas", ws.Name, ws.Spec.Replicas)
+		case old != ws.Spec.Replicas:
+			r.event(in.comp, corev1.EventTypeNormal, plinthv1.EventReasonScaled, plinthv1.EventActionScale, "scaled WorkloadSet %s from %d to %d replicas", ws.Name, old, ws.Spec.Replicas)
+		default:
+			r.event(in.comp, corev1.EventTypeNormal, plinthv1.EventReasonUpdated, plinthv1.EventActionUpdate, "updated WorkloadSet %s", ws.Name)
+		}
 	}
 	present := map[string]bool{}
 	for i := range list.Items {

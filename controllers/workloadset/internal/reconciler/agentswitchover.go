@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
@@ -32,6 +33,9 @@ const switchoverCallTimeout = 30 * time.Second
 // reports the writable role (the designation follows the new primary).
 type AgentSwitchover struct {
 	Agents *agentclient.Client
+	// Recorder records SwitchoverIssued on the WorkloadSet; nil records
+	// nothing.
+	Recorder events.EventRecorder
 	// Now is the clock (tests).
 	Now func() time.Time
 
@@ -85,6 +89,10 @@ func (a *AgentSwitchover) Prepare(ctx context.Context, ws *plinthv1.WorkloadSet,
 		if err != nil {
 			return false, err
 		}
+	}
+	if a.Recorder != nil {
+		a.Recorder.Eventf(ws, nil, corev1.EventTypeNormal, plinthv1.EventReasonSwitchoverIssued, plinthv1.EventActionSwitchover,
+			"moving the writable role from %s to %s before replacing %s", pod.Name, candidate, pod.Name)
 	}
 	a.mu.Lock()
 	if a.issued == nil {

@@ -92,6 +92,9 @@ func (r *Reconciler) designate(_ context.Context, s *scope) (bool, error) {
 	if d.Why != "" {
 		s.log.Info("designating the primary", "from", st.Primary, "to", d.Primary, "reason", d.Why)
 	}
+	if st.Primary != "" && d.Primary != "" && d.Primary != st.Primary {
+		r.recorder.Eventf(s.ws, nil, corev1.EventTypeNormal, plinthv1.EventReasonSwitchoverFinished, plinthv1.EventActionSwitchover, "the writable role moved from %s to %s", st.Primary, d.Primary)
+	}
 	st.Primary = d.Primary
 	s.writers = d.Writers
 	if m, ok := s.members[st.Primary]; ok && m.Role == writable && m.Healthy && !st.Initialized {

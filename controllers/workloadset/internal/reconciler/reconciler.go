@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -82,6 +83,7 @@ type Reconciler struct {
 	fieldOwner string
 	images     imagerewrite.Rules
 	switchover Switchover
+	recorder   events.EventRecorder
 	now        func() time.Time
 	// reports is the report bookkeeping kept in memory (see reportBook).
 	reports *reportBook
@@ -99,6 +101,7 @@ func SetupWithManager(mgr ctrl.Manager, cfg Config) error {
 		fieldOwner: cfg.FieldOwner,
 		images:     cfg.ImageRules,
 		switchover: cfg.Switchover,
+		recorder:   mgr.GetEventRecorder(cfg.FieldOwner),
 		now:        time.Now,
 		reports:    newReportBook(),
 	}
@@ -466,6 +469,7 @@ func (r *Reconciler) scaleIn(ctx context.Context, s *scope) (bool, error) {
 		if err := r.deletePod(ctx, pod); err != nil {
 			return false, err
 		}
+		r.recorder.Eventf(s.ws, nil, corev1.EventTypeNormal, plinthv1.EventReasonScaled, plinthv1.EventActionScale, "scaling in to %d replicas: deleted pod %s", s.desired, pod.Name)
 		s.progressing("deleting pod %s", pod.Name)
 		if s.ws.Spec.PodManagementPolicy != plinthv1.ParallelPodManagement {
 			return false, nil
@@ -529,6 +533,11 @@ func (r *Reconciler) createPods(ctx context.Context, s *scope) (bool, error) {
 			s.requeueAfter(waitForTerminatingRecheck)
 		} else {
 			s.progressing("creating pod %s", want.Name)
+			if s.ws.Status.Replicas > 0 && int32(n) >= s.ws.Status.Replicas {
+				r.recorder.Eventf(s.ws, nil, corev1.EventTypeNormal, plinthv1.EventReasonScaled, plinthv1.EventActionScale, "scaling out to %d replicas: created pod %s", s.desired, want.Name)
+			} else {
+				r.recorder.Eventf(s.ws, nil, corev1.EventTypeNormal, plinthv1.EventReasonCreated, plinthv1.EventActionCreate, "created pod %s (revision %s)", want.Name, s.rev)
+			}
 		}
 		if ordered {
 			return false, nil
@@ -628,6 +637,7 @@ func (r *Reconciler) rollOut(ctx context.Context, s *scope) (bool, error) {
 		if err != nil {
 			// The primary stays: a failed switchover stops the rollout here.
 			s.progressing("rolling update stopped before the primary %s: switchover failed: %v", pod.Name, err)
+			r.recorder.Eventf(s.ws, nil, corev1.EventTypeWarning, plinthv1.EventReasonSwitchoverFailed, plinthv1.EventActionSwitchover, "switchover away from %s failed: %v", pod.Name, err)
 			return false, fmt.Errorf("switching over from writable pod %s: %w", pod.Name, err)
 		}
 		if !ok {
@@ -640,8 +650,17 @@ func (r *Reconciler) rollOut(ctx context.Context, s *scope) (bool, error) {
 	if err := r.deletePod(ctx, pod); err != nil {
 		return false, err
 	}
+	r.recorder.Eventf(s.ws, nil, corev1.EventTypeNormal, plinthv1.EventReasonRolloutStep, plinthv1.EventActionReplace, "rolling update: replacing pod %s (role %s) with revision %s", pod.Name, orUnknown(role), s.rev)
 	s.progressing("rolling update: replacing pod %s", pod.Name)
 	return false, nil
+}
+
+// orUnknown is role, or "unknown" when no role is reported.
+func orUnknown(role string) string {
+	if role == "" {
+		return "unknown"
+	}
+	return role
 }
 
 // guardedAsPrimary says whether replacing pod needs the switchover first: it
