@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
 
@@ -63,5 +66,33 @@ func TestRunSaysWhenTheDeadlinePassed(t *testing.T) {
 	o := Run(ctx, &rec{}, []Phase[*rec]{{Name: "call", Run: func(ctx context.Context, _ *rec) (Result, error) { return Result{}, ctx.Err() }}})
 	if !errors.Is(o.Err, context.DeadlineExceeded) || !strings.Contains(o.Err.Error(), "--reconcile-timeout") {
 		t.Fatalf("error %v does not name the reconcile deadline", o.Err)
+	}
+}
+
+func TestIgnoreStatusOnly(t *testing.T) {
+	base := func() *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "x", Generation: 1, ResourceVersion: "1", Labels: map[string]string{"a": "b"}}}
+	}
+	p := IgnoreStatusOnly()
+	for _, tc := range []struct {
+		name   string
+		change func(*corev1.ConfigMap)
+		want   bool
+	}{
+		{"status only (resourceVersion moves)", func(o *corev1.ConfigMap) { o.ResourceVersion = "2" }, false},
+		{"generation", func(o *corev1.ConfigMap) { o.Generation = 2 }, true},
+		{"deletion", func(o *corev1.ConfigMap) { now := metav1.Now(); o.DeletionTimestamp = &now }, true},
+		{"finalizer", func(o *corev1.ConfigMap) { o.Finalizers = []string{"f"} }, true},
+		{"label", func(o *corev1.ConfigMap) { o.Labels["a"] = "c" }, true},
+		{"annotation", func(o *corev1.ConfigMap) { o.Annotations = map[string]string{"k": "v"} }, true},
+		{"owner", func(o *corev1.ConfigMap) { o.OwnerReferences = []metav1.OwnerReference{{UID: "u"}} }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := base()
+			tc.change(n)
+			if got := p.Update(event.UpdateEvent{ObjectOld: base(), ObjectNew: n}); got != tc.want {
+				t.Fatalf("Update = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -27,10 +27,6 @@ import (
 	"github.com/plinth-io/plinth/pluginregistry"
 )
 
-// FieldManager owns every field this controller writes (Components and the
-// Application's status).
-const FieldManager = "plinth-application-controller"
-
 // registryCatchUpDelay is how long to wait before asking the registry again
 // when ConfigMaps of a plugin version exist that the registry has not judged
 // yet (it validates them asynchronously after its informer sees them, for
@@ -62,6 +58,9 @@ type Reconciler struct {
 	PluginConfigMaps client.Reader
 	// PlatformNamespace holds the plugin ConfigMaps.
 	PlatformNamespace string
+	// FieldManager owns every field this controller writes (Components and
+	// the Application's status).
+	FieldManager string
 }
 
 // scope is one reconcile's state: what was read, what was decided and the
@@ -337,7 +336,7 @@ func (r *Reconciler) applyComponents(ctx context.Context, s *scope) (ctrl.Result
 // apply server-side applies a Component, unless the cache already holds it
 // as desired, and returns it as stored.
 func (r *Reconciler) apply(ctx context.Context, c *plinthv1.Component) (*plinthv1.Component, error) {
-	a := ssa.Applier{Client: r.Client, FieldManager: FieldManager}
+	a := ssa.Applier{Client: r.Client, FieldManager: r.FieldManager}
 	if _, err := a.ApplyIfChanged(ctx, c, nil); err != nil {
 		return nil, err
 	}
@@ -391,6 +390,6 @@ func (r *Reconciler) writeStatus(ctx context.Context, app *plinthv1.Application,
 	if err != nil {
 		return err
 	}
-	err = r.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership)
+	err = r.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(r.FieldManager), client.ForceOwnership)
 	return client.IgnoreNotFound(err)
 }
