@@ -38,6 +38,8 @@ func TestRun(t *testing.T) {
 		{name: "an error ends the pass incomplete", phases: []Phase[*rec]{phase("a", Requeue(time.Second), nil), phase("b", Result{}, boom), phase("c", Result{}, nil)}, ran: 2, requeue: time.Second, stoppedAt: "b", err: boom},
 		{name: "a terminal error too", phases: []Phase[*rec]{phase("a", Result{}, reconcile.TerminalError(boom)), phase("b", Result{}, nil)}, ran: 1, stoppedAt: "a", err: boom},
 		{name: "stop while waiting is incomplete", phases: []Phase[*rec]{phase("a", StopWaiting(5*time.Second), nil), phase("b", Result{}, nil)}, ran: 1, requeue: 5 * time.Second, stoppedAt: "a"},
+		{name: "an invalid spec is a verdict: complete, terminal", phases: []Phase[*rec]{{Name: "validate", Run: func(context.Context, *rec) (Result, error) { return Invalid(boom) }}, phase("b", Result{}, nil)}, ran: 0, complete: true, stoppedAt: "validate", err: boom},
+		{name: "a judged stop with a retryable error is incomplete", phases: []Phase[*rec]{phase("a", StopJudged(), boom)}, ran: 1, stoppedAt: "a", err: boom},
 		{name: "stop with a verdict is complete", phases: []Phase[*rec]{phase("a", StopJudged(), nil), phase("b", Result{}, nil)}, ran: 1, complete: true, stoppedAt: "a"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/internal/conditions"
 	"github.com/plinth-io/plinth/internal/naming"
+	"github.com/plinth-io/plinth/internal/skeleton"
 	"github.com/plinth-io/plinth/internal/ssa"
 	"github.com/plinth-io/plinth/pluginregistry"
 )
@@ -50,7 +51,9 @@ type Reconciler struct {
 	// Now is the clock (tests may pin it); nil means time.Now.
 	Now func() time.Time
 
-	apply       ssa.Applier
+	apply ssa.Applier
+	// pass is the skeleton running the phases (see controller).
+	pass        *skeleton.Controller[*plinthv1.Component, *scope]
 	bootstrapMu sync.Mutex
 	bootstrap   bootstrapTracker
 }
@@ -68,78 +71,134 @@ func (r *Reconciler) ownerRef(comp *plinthv1.Component) *metav1.OwnerReference {
 	return metav1.NewControllerRef(comp, plinthv1.GroupVersion.WithKind("Component"))
 }
 
-// Reconcile renders the Component's children and summarises its WorkloadSets.
-func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, retErr error) {
-	comp := &plinthv1.Component{}
-	if err := r.Client.Get(ctx, req.NamespacedName, comp); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
-	}
-	if !comp.DeletionTimestamp.IsZero() {
-		return reconcile.Result{}, nil // children go with their owner
-	}
-	before := comp.Status.DeepCopy()
-	status := comp.Status.DeepCopy()
-	status.ObservedGeneration = comp.Generation
-	defer func() {
-		if err := r.writeStatus(ctx, comp, before, status); err != nil {
-			retErr = errors.Join(retErr, err)
-		}
-	}()
+// scope is one pass's state: what was read, what was decided and the status
+// being built (written once, at the end).
+type scope struct {
+	comp   *plinthv1.Component
+	status *plinthv1.ComponentStatus
+	// skipStatus: the Component is being deleted; nothing is written.
+	skipStatus bool
+	in         *inputs
+	// wss are the applied shard WorkloadSets, leaving those of shards that
+	// no longer exist, existing the shard count there was before.
+	wss, leaving []plinthv1.WorkloadSet
+	existing     int32
+	reshard      reshardOutcome
+}
 
+// controller is the component reconciler on the shared skeleton: it renders
+// the Component's children and summarises its WorkloadSets, in phases run in
+// this order.
+func (r *Reconciler) controller() *skeleton.Controller[*plinthv1.Component, *scope] {
+	return &skeleton.Controller[*plinthv1.Component, *scope]{
+		Client: r.Client,
+		New:    func() *plinthv1.Component { return &plinthv1.Component{} },
+		Scope: func(_ context.Context, comp *plinthv1.Component) (*scope, error) {
+			return &scope{comp: comp, status: comp.Status.DeepCopy()}, nil
+		},
+		Phases: []skeleton.Phase[*scope]{
+			{Name: "deletion", Run: r.handleDeletion},
+			{Name: "plugin", Run: r.resolvePlugin},
+			{Name: "tls", Run: r.reconcileTLSPhase},
+			{Name: "config", Run: r.reconcileConfig},
+			{Name: "services", Run: r.reconcileServices},
+			{Name: "agent-rbac", Run: r.reconcileAgentRBAC},
+			{Name: "pdb", Run: r.reconcilePDB},
+			{Name: "workloadsets", Run: r.reconcileWorkloadSets},
+			{Name: "bootstrap", Run: r.reconcileBootstrapPhase},
+			{Name: "reshard", Run: r.reconcileReshardPhase},
+			{Name: "summary", Run: r.summarizePhase},
+		},
+		WriteStatus: r.writeStatus,
+	}
+}
+
+// Reconcile runs one pass (see controller).
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	return r.pass.Reconcile(ctx, req)
+}
+
+// handleDeletion ends the pass of a Component being deleted: its children
+// go with it through owner references.
+func (r *Reconciler) handleDeletion(_ context.Context, s *scope) (skeleton.Result, error) {
+	if s.comp.DeletionTimestamp.IsZero() {
+		return skeleton.Result{}, nil
+	}
+	s.skipStatus = true
+	return skeleton.StopJudged(), nil
+}
+
+// resolvePlugin finds the pinned plugin version and the component's
+// definition in it.
+func (r *Reconciler) resolvePlugin(ctx context.Context, s *scope) (skeleton.Result, error) {
+	comp := s.comp
 	pv, err := r.Plugins.Get(comp.Spec.Plugin, comp.Spec.PluginVersion)
 	if err != nil {
 		r.log(ctx).Info("plugin version not usable; waiting", "plugin", comp.Spec.Plugin, "pluginVersion", comp.Spec.PluginVersion, "reason", err.Error())
-		conditions.MarkFalse(&status.Conditions, comp.Generation, plinthv1.ConditionReady, plinthv1.ReasonPluginNotFound, err.Error())
-		status.Phase = plinthv1.ComponentFailed
-		return reconcile.Result{RequeueAfter: pluginRetry}, nil
+		conditions.MarkFalse(&s.status.Conditions, comp.Generation, plinthv1.ConditionReady, plinthv1.ReasonPluginNotFound, err.Error())
+		s.status.Phase = plinthv1.ComponentFailed
+		return skeleton.StopWaiting(pluginRetry), nil
 	}
 	in, err := newInputs(comp, pv, r.Platform)
 	if err != nil {
-		return r.renderFailed(comp, status, err)
+		return r.renderFailed(s, err)
 	}
-
+	s.in = in
 	r.log(ctx).V(1).Info("rendering component", "plugin", pv.Name(), "pluginVersion", pv.Version(), "componentDef", in.def.Name)
-	recheck, err := r.reconcileTLS(ctx, in)
+	return skeleton.Result{}, nil
+}
+
+func (r *Reconciler) reconcileTLSPhase(ctx context.Context, s *scope) (skeleton.Result, error) {
+	recheck, err := r.reconcileTLS(ctx, s.in)
 	if err != nil {
-		return reconcile.Result{}, fmt.Errorf("agent TLS material: %w", err)
+		return skeleton.Result{}, fmt.Errorf("agent TLS material: %w", err)
 	}
-	for _, phase := range []func(context.Context, *inputs) error{
-		r.reconcileConfig,
-		r.reconcileServices,
-		r.reconcileAgentRBAC,
-		r.reconcilePDB,
-	} {
-		if err := phase(ctx, in); err != nil {
-			var re *renderError
-			if errors.As(err, &re) {
-				return r.renderFailed(comp, status, re.err)
-			}
-			return reconcile.Result{}, err
+	return skeleton.Requeue(recheck), nil
+}
+
+func (r *Reconciler) reconcileBootstrapPhase(ctx context.Context, s *scope) (skeleton.Result, error) {
+	return skeleton.Requeue(r.reconcileBootstrap(ctx, s.in, s.wss, s.status)), nil
+}
+
+// reconcileReshardPhase moves slots between shards when their number
+// changed, and deletes the WorkloadSets of removed shards once released.
+func (r *Reconciler) reconcileReshardPhase(ctx context.Context, s *scope) (skeleton.Result, error) {
+	s.reshard = r.reconcileReshard(ctx, s.in, append(slices.Clip(s.wss), s.leaving...), s.existing, s.status)
+	if s.reshard.release {
+		if err := r.deleteWorkloadSets(ctx, s.leaving); err != nil {
+			return skeleton.Requeue(s.reshard.again), err
 		}
+		s.leaving = nil
 	}
-	wss, leaving, existing, err := r.reconcileWorkloadSets(ctx, in)
-	if err != nil {
-		var re *renderError
-		if errors.As(err, &re) {
-			return r.renderFailed(comp, status, re.err)
-		}
-		return reconcile.Result{}, err
+	return skeleton.Requeue(s.reshard.again), nil
+}
+
+func (r *Reconciler) summarizePhase(_ context.Context, s *scope) (skeleton.Result, error) {
+	in := s.in
+	summarize(s.comp, append(s.wss, s.leaving...), s.status, in.topo.Bootstrap != nil && !conditions.IsTrue(s.status.Conditions, plinthv1.ConditionBootstrapped), s.reshard.holding)
+	return skeleton.Result{}, nil
+}
+
+// writeStatus writes the status once, when it changed: observedGeneration
+// moves only after a complete pass; a pass ended by an error that is not a
+// verdict says so in Ready (reason ReconcileFailed), so the layer above sees
+// the change is not done.
+func (r *Reconciler) writeStatus(ctx context.Context, s *scope, o skeleton.Outcome) error {
+	if s.skipStatus {
+		return nil
 	}
-	again := r.reconcileBootstrap(ctx, in, wss, status)
-	rs := r.reconcileReshard(ctx, in, append(slices.Clip(wss), leaving...), existing, status)
-	if rs.release {
-		if err := r.deleteWorkloadSets(ctx, leaving); err != nil {
-			return reconcile.Result{}, err
-		}
-		leaving = nil
+	if o.Complete {
+		s.status.ObservedGeneration = s.comp.Generation
+	} else if o.Err != nil && !errors.Is(o.Err, reconcile.TerminalError(nil)) {
+		conditions.MarkFalse(&s.status.Conditions, s.comp.Generation, plinthv1.ConditionReady, plinthv1.ReasonReconcileFailed, o.Err.Error())
 	}
-	summarize(comp, append(wss, leaving...), status, in.topo.Bootstrap != nil && !conditions.IsTrue(status.Conditions, plinthv1.ConditionBootstrapped), rs.holding)
-	for _, d := range []time.Duration{again, rs.again} {
-		if d > 0 && d < recheck {
-			recheck = d
-		}
+	if equality.Semantic.DeepEqual(&s.comp.Status, s.status) {
+		return nil
 	}
-	return reconcile.Result{RequeueAfter: recheck}, nil
+	if err := r.apply.ApplyStatus(ctx, s.comp, s.status); err != nil {
+		return fmt.Errorf("writing status of component %s/%s: %w", s.comp.Namespace, s.comp.Name, err)
+	}
+	return nil
 }
 
 // renderError is a plugin or spec problem no retry will fix.
@@ -147,13 +206,27 @@ type renderError struct{ err error }
 
 func (e *renderError) Error() string { return e.err.Error() }
 
-func (r *Reconciler) renderFailed(comp *plinthv1.Component, status *plinthv1.ComponentStatus, err error) (reconcile.Result, error) {
-	conditions.MarkFalse(&status.Conditions, comp.Generation, plinthv1.ConditionReady, plinthv1.ReasonRenderFailed, err.Error())
-	status.Phase = plinthv1.ComponentFailed
-	return reconcile.Result{}, reconcile.TerminalError(err)
+// renderFailed reports a plugin or spec problem no retry will fix.
+func (r *Reconciler) renderFailed(s *scope, err error) (skeleton.Result, error) {
+	conditions.MarkFalse(&s.status.Conditions, s.comp.Generation, plinthv1.ConditionReady, plinthv1.ReasonRenderFailed, err.Error())
+	s.status.Phase = plinthv1.ComponentFailed
+	return skeleton.Invalid(err)
 }
 
-func (r *Reconciler) reconcileConfig(ctx context.Context, in *inputs) error {
+// phaseError turns a renderError into the verdict renderFailed gives.
+func (r *Reconciler) phaseError(s *scope, err error) (skeleton.Result, error) {
+	var re *renderError
+	if errors.As(err, &re) {
+		return r.renderFailed(s, re.err)
+	}
+	return skeleton.Result{}, err
+}
+
+func (r *Reconciler) reconcileConfig(ctx context.Context, s *scope) (skeleton.Result, error) {
+	return r.phaseError(s, r.reconcileConfigChildren(ctx, s.in))
+}
+
+func (r *Reconciler) reconcileConfigChildren(ctx context.Context, in *inputs) error {
 	cm, err := desiredConfigMap(in)
 	if err != nil {
 		return &renderError{err}
@@ -170,7 +243,11 @@ func (r *Reconciler) reconcileConfig(ctx context.Context, in *inputs) error {
 	return nil
 }
 
-func (r *Reconciler) reconcileServices(ctx context.Context, in *inputs) error {
+func (r *Reconciler) reconcileServices(ctx context.Context, s *scope) (skeleton.Result, error) {
+	return r.phaseError(s, r.reconcileServicesChildren(ctx, s.in))
+}
+
+func (r *Reconciler) reconcileServicesChildren(ctx context.Context, in *inputs) error {
 	svcs, omitted, err := desiredServices(in)
 	if err != nil {
 		return &renderError{err}
@@ -206,7 +283,11 @@ func (r *Reconciler) deleteOwned(ctx context.Context, comp *plinthv1.Component, 
 	return nil
 }
 
-func (r *Reconciler) reconcileAgentRBAC(ctx context.Context, in *inputs) error {
+func (r *Reconciler) reconcileAgentRBAC(ctx context.Context, s *scope) (skeleton.Result, error) {
+	return r.phaseError(s, r.reconcileAgentRBACChildren(ctx, s.in))
+}
+
+func (r *Reconciler) reconcileAgentRBACChildren(ctx context.Context, in *inputs) error {
 	sa, role, rb := desiredAgentRBAC(in)
 	for _, o := range []client.Object{sa, role, rb} {
 		if _, err := r.apply.ApplyIfChanged(ctx, o, r.ownerRef(in.comp)); err != nil {
@@ -216,7 +297,11 @@ func (r *Reconciler) reconcileAgentRBAC(ctx context.Context, in *inputs) error {
 	return nil
 }
 
-func (r *Reconciler) reconcilePDB(ctx context.Context, in *inputs) error {
+func (r *Reconciler) reconcilePDB(ctx context.Context, s *scope) (skeleton.Result, error) {
+	return r.phaseError(s, r.reconcilePDBChildren(ctx, s.in))
+}
+
+func (r *Reconciler) reconcilePDBChildren(ctx context.Context, in *inputs) error {
 	pdb := desiredPDB(in)
 	if pdb == nil {
 		return r.deleteOwned(ctx, in.comp, &policyv1.PodDisruptionBudget{}, in.comp.Name)
@@ -229,7 +314,16 @@ func (r *Reconciler) reconcilePDB(ctx context.Context, in *inputs) error {
 // the component's other WorkloadSets (of shards that no longer exist: the
 // reshard phase decides when they go), and the number of shard WorkloadSets
 // there were before (highest shard + 1, from the cache).
-func (r *Reconciler) reconcileWorkloadSets(ctx context.Context, in *inputs) (applied, leaving []plinthv1.WorkloadSet, existing int32, err error) {
+func (r *Reconciler) reconcileWorkloadSets(ctx context.Context, s *scope) (skeleton.Result, error) {
+	wss, leaving, existing, err := r.applyWorkloadSets(ctx, s.in)
+	if err != nil {
+		return r.phaseError(s, err)
+	}
+	s.wss, s.leaving, s.existing = wss, leaving, existing
+	return skeleton.Result{}, nil
+}
+
+func (r *Reconciler) applyWorkloadSets(ctx context.Context, in *inputs) (applied, leaving []plinthv1.WorkloadSet, existing int32, err error) {
 	desired, err := desiredWorkloadSets(in)
 	if err != nil {
 		return nil, nil, 0, &renderError{err}
@@ -278,17 +372,6 @@ func (r *Reconciler) deleteWorkloadSets(ctx context.Context, wss []plinthv1.Work
 		if err := r.Client.Delete(ctx, &wss[i]); err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
-	}
-	return nil
-}
-
-// writeStatus server-side-applies status once, when it changed.
-func (r *Reconciler) writeStatus(ctx context.Context, comp *plinthv1.Component, before, after *plinthv1.ComponentStatus) error {
-	if equality.Semantic.DeepEqual(before, after) {
-		return nil
-	}
-	if err := r.apply.ApplyStatus(ctx, comp, after); err != nil {
-		return fmt.Errorf("writing status of component %s/%s: %w", comp.Namespace, comp.Name, err)
 	}
 	return nil
 }

@@ -85,6 +85,7 @@ func Setup(_ context.Context, mgr manager.Manager, o Options) error {
 		Now:      o.Now,
 		apply:    ssa.Applier{Client: mgr.GetClient(), FieldManager: o.FieldManager},
 	}
+	r.pass = r.controller()
 	if r.Agents == nil {
 		r.Agents = &agentclient.Client{Reader: r.Client}
 	}

@@ -13,8 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -22,7 +20,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
+	"github.com/plinth-io/plinth/internal/conditions"
 	"github.com/plinth-io/plinth/internal/imagerewrite"
+	"github.com/plinth-io/plinth/internal/skeleton"
+	"github.com/plinth-io/plinth/internal/ssa"
 )
 
 // Requeue intervals.
@@ -56,10 +57,12 @@ type Switchover interface {
 type Reconciler struct {
 	client     client.Client
 	apiReader  client.Reader
-	fieldOwner string
+	status     ssa.Applier
 	images     imagerewrite.Rules
 	switchover Switchover
 	now        func() time.Time
+	// pass is the skeleton running the phases (see controller).
+	pass *skeleton.Controller[*plinthv1.WorkloadSet, *scope]
 	// reports is the report bookkeeping kept in memory (see reportBook).
 	reports *reportBook
 }
@@ -90,6 +93,8 @@ type scope struct {
 	reports workloadSetReports
 	// observed is true once pods and reports were read.
 	observed bool
+	// deleting: the WorkloadSet is being deleted; no status is written.
+	deleting bool
 	// invalid holds the spec problem, if any.
 	invalid error
 	// writers are the members reporting the writable role, healthy.
@@ -109,31 +114,58 @@ func (s *scope) progressing(format string, args ...any) {
 	s.progress = append(s.progress, fmt.Sprintf(format, args...))
 }
 
-// phase is one small step of a reconcile. stop ends the reconcile early
-// (the status is still written).
+// phase is one small step of a pass. stop ends the pass early (the status
+// is still written); the requeue it wants is recorded in the scope.
 type phase func(ctx context.Context, s *scope) (stop bool, err error)
 
-// Reconcile fetches the WorkloadSet, runs the phases in order and writes the
-// status once at the end.
-func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, retErr error) {
-	log := ctrl.LoggerFrom(ctx).WithValues("workloadset", req.NamespacedName)
-	ctx = ctrl.LoggerInto(ctx, log)
-	ws := &plinthv1.WorkloadSet{}
-	if err := r.client.Get(ctx, req.NamespacedName, ws); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.reports.forget(req.NamespacedName)
-		}
-		return reconcile.Result{}, client.IgnoreNotFound(err)
-	}
-	if ws.DeletionTimestamp != nil {
-		r.reports.forget(req.NamespacedName)
-		return reconcile.Result{}, r.reconcileDelete(ctx, log, ws)
-	}
+// step turns a phase into a skeleton phase: the scope's shortest requeue
+// so far is the phase's request.
+func step(name string, p phase) skeleton.Phase[*scope] {
+	return skeleton.Phase[*scope]{Name: name, Run: func(ctx context.Context, s *scope) (skeleton.Result, error) {
+		stop, err := p(ctx, s)
+		return skeleton.Result{RequeueAfter: s.requeue, Stop: stop}, err
+	}}
+}
 
+// controller is the workloadset reconciler on the shared skeleton: it
+// fetches the WorkloadSet, runs the phases in this order and writes the
+// status once at the end.
+func (r *Reconciler) controller() *skeleton.Controller[*plinthv1.WorkloadSet, *scope] {
+	return &skeleton.Controller[*plinthv1.WorkloadSet, *scope]{
+		Client: r.client,
+		New:    func() *plinthv1.WorkloadSet { return &plinthv1.WorkloadSet{} },
+		Gone:   r.reports.forget,
+		Scope:  r.newScope,
+		Phases: []skeleton.Phase[*scope]{
+			{Name: "deletion", Run: r.handleDeletion},
+			step("observe", r.observe),
+			step("designate", r.designate),
+			step("role-labels", r.syncRoleLabels),
+			step("topology-annotations", r.syncTopologyAnnotations),
+			{Name: "validate", Run: r.validate},
+			step("finalizer", r.syncFinalizer),
+			step("pvcs", r.ensurePVCs),
+			step("expand-volumes", r.expandVolumes),
+			step("replace-failed-pods", r.replaceFailedPods),
+			step("scale-in", r.scaleIn),
+			step("create-pods", r.createPods),
+			step("release-pvcs", r.deleteReleasedPVCs),
+			step("roll-out", r.rollOut),
+		},
+		WriteStatus: r.writeStatus,
+	}
+}
+
+// Reconcile runs one pass (see controller).
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	return r.pass.Reconcile(ctx, req)
+}
+
+func (r *Reconciler) newScope(ctx context.Context, ws *plinthv1.WorkloadSet) (*scope, error) {
 	s := &scope{
 		ws:      ws,
 		before:  *ws.Status.DeepCopy(),
-		log:     log,
+		log:     ctrl.LoggerFrom(ctx),
 		now:     r.now(),
 		rev:     revision(&ws.Spec.Template),
 		desired: int(ws.Spec.Replicas),
@@ -141,39 +173,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 	if ws.Spec.Stopped {
 		s.desired = 0
 	}
-	defer func() {
-		if err := r.writeStatus(ctx, s); err != nil {
-			retErr = errors.Join(retErr, err)
-		}
-		if retErr == nil && res.RequeueAfter == 0 {
-			res.RequeueAfter = s.requeue
-		}
-	}()
+	return s, nil
+}
 
-	for _, p := range []phase{
-		r.observe,
-		r.designate,
-		r.syncRoleLabels,
-		r.syncTopologyAnnotations,
-		r.validate,
-		r.syncFinalizer,
-		r.ensurePVCs,
-		r.expandVolumes,
-		r.replaceFailedPods,
-		r.scaleIn,
-		r.createPods,
-		r.deleteReleasedPVCs,
-		r.rollOut,
-	} {
-		stop, err := p(ctx, s)
-		if err != nil {
-			return reconcile.Result{}, err
-		}
-		if stop {
-			break
-		}
+// handleDeletion ends the pass of a WorkloadSet being deleted: its PVCs go
+// when its finalizer asks for it; no status is written.
+func (r *Reconciler) handleDeletion(ctx context.Context, s *scope) (skeleton.Result, error) {
+	if s.ws.DeletionTimestamp == nil {
+		return skeleton.Result{}, nil
 	}
-	return reconcile.Result{}, nil
+	s.deleting = true
+	r.reports.forget(client.ObjectKeyFromObject(s.ws))
+	return skeleton.StopJudged(), r.reconcileDelete(ctx, s.log, s.ws)
 }
 
 // observe lists the pods and PVCs of the WorkloadSet and judges new reports.
@@ -258,13 +269,13 @@ func (r *Reconciler) syncRoleLabels(ctx context.Context, s *scope) (bool, error)
 
 // validate stops at a spec the API server accepted but that cannot work; the
 // error is terminal: only a spec change is worth another try.
-func (r *Reconciler) validate(_ context.Context, s *scope) (bool, error) {
+func (r *Reconciler) validate(_ context.Context, s *scope) (skeleton.Result, error) {
 	if err := validate(s.ws); err != nil {
 		s.invalid = err
 		s.log.Info("not reconciling an invalid WorkloadSet", "reason", err.Error())
-		return true, reconcile.TerminalError(err)
+		return skeleton.Invalid(err)
 	}
-	return false, nil
+	return skeleton.Requeue(s.requeue), nil
 }
 
 // syncFinalizer keeps the PVC finalizer exactly while PVCs must be deleted
@@ -623,15 +634,25 @@ func memberList(s *scope) []plinthv1.MemberStatus {
 
 // writeStatus summarises the observations into the status and applies it
 // (server-side apply, one field manager) when anything a user cares about
-// changed (see statusChanged); then it keeps this reconcile's report
+// changed (see statusChanged); then it keeps this pass's report
 // bookkeeping. A failed write keeps the previous bookkeeping, so the next
-// reconcile judges the same reports again.
-func (r *Reconciler) writeStatus(ctx context.Context, s *scope) error {
+// pass judges the same reports again. observedGeneration moves only after a
+// complete pass; a pass ended by an error that is not a verdict says so in
+// Ready (reason ReconcileFailed), so the layer above sees the change is not
+// done.
+func (r *Reconciler) writeStatus(ctx context.Context, s *scope, o skeleton.Outcome) error {
+	if s.deleting {
+		return nil
+	}
 	st := &s.ws.Status
 	if s.observed {
 		summarize(s)
 	}
-	st.ObservedGeneration = s.ws.Generation
+	if o.Complete {
+		st.ObservedGeneration = s.ws.Generation
+	} else if o.Err != nil && !errors.Is(o.Err, reconcile.TerminalError(nil)) {
+		conditions.MarkFalse(&st.Conditions, s.ws.Generation, plinthv1.ConditionReady, plinthv1.ReasonReconcileFailed, o.Err.Error())
+	}
 	if err := r.applyStatus(ctx, s); err != nil {
 		return err
 	}
@@ -646,21 +667,6 @@ func (r *Reconciler) applyStatus(ctx context.Context, s *scope) error {
 	if !statusChanged(&s.before, st, staleAfterHeartbeats*heartbeat(s.ws)) {
 		return nil
 	}
-	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(st)
-	if err != nil {
-		return fmt.Errorf("encoding status: %w", err)
-	}
-	u := &unstructured.Unstructured{Object: map[string]any{"status": content}}
-	u.SetAPIVersion(plinthv1.GroupVersion.String())
-	u.SetKind("WorkloadSet")
-	u.SetName(s.ws.Name)
-	u.SetNamespace(s.ws.Namespace)
 	s.log.V(1).Info("writing status", "phase", st.Phase, "ready", st.Ready)
-	if err := r.client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(r.fieldOwner), client.ForceOwnership); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("writing status: %w", err)
-	}
-	return nil
+	return r.status.ApplyStatus(ctx, s.ws, st)
 }

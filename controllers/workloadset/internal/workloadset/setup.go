@@ -16,6 +16,7 @@ import (
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/internal/imagerewrite"
 	"github.com/plinth-io/plinth/internal/skeleton"
+	"github.com/plinth-io/plinth/internal/ssa"
 )
 
 // Options wire the workloadset reconciler into a manager.
@@ -60,12 +61,13 @@ func Setup(_ context.Context, mgr manager.Manager, o Options) error {
 	r := &Reconciler{
 		client:     mgr.GetClient(),
 		apiReader:  mgr.GetAPIReader(),
-		fieldOwner: o.FieldManager,
+		status:     ssa.Applier{Client: mgr.GetClient(), FieldManager: o.FieldManager},
 		images:     o.ImageRules,
 		switchover: o.Switchover,
 		now:        time.Now,
 		reports:    newReportBook(),
 	}
+	r.pass = r.controller()
 	var rec reconcile.Reconciler = r
 	if o.Intercept != nil {
 		rec = o.Intercept(rec)
