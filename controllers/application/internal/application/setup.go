@@ -20,6 +20,7 @@ import (
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/internal/skeleton"
+	"github.com/plinth-io/plinth/internal/ssa"
 	"github.com/plinth-io/plinth/pluginregistry"
 )
 
@@ -94,7 +95,9 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 		PluginConfigMaps:  pluginCache,
 		PlatformNamespace: o.PlatformNamespace,
 		FieldManager:      o.FieldManager,
+		status:            ssa.Applier{Client: mgr.GetClient(), FieldManager: o.FieldManager},
 	}
+	r.pass = r.controller()
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("application").
 		For(&plinthv1.Application{}, builder.WithPredicates(skeleton.IgnoreStatusOnly())).

@@ -187,11 +187,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, s *scope, o skeleton.Outco
 	if s.skipStatus {
 		return nil
 	}
-	if o.Complete {
-		s.status.ObservedGeneration = s.comp.Generation
-	} else if o.Err != nil && !errors.Is(o.Err, reconcile.TerminalError(nil)) {
-		conditions.MarkFalse(&s.status.Conditions, s.comp.Generation, plinthv1.ConditionReady, plinthv1.ReasonReconcileFailed, o.Err.Error())
-	}
+	skeleton.Observe(o, s.comp.Generation, &s.status.ObservedGeneration, &s.status.Conditions)
 	if equality.Semantic.DeepEqual(&s.comp.Status, s.status) {
 		return nil
 	}

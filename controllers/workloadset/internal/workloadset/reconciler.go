@@ -2,7 +2,6 @@ package workloadset
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -20,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
-	"github.com/plinth-io/plinth/internal/conditions"
 	"github.com/plinth-io/plinth/internal/imagerewrite"
 	"github.com/plinth-io/plinth/internal/skeleton"
 	"github.com/plinth-io/plinth/internal/ssa"
@@ -648,11 +646,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, s *scope, o skeleton.Outco
 	if s.observed {
 		summarize(s)
 	}
-	if o.Complete {
-		st.ObservedGeneration = s.ws.Generation
-	} else if o.Err != nil && !errors.Is(o.Err, reconcile.TerminalError(nil)) {
-		conditions.MarkFalse(&st.Conditions, s.ws.Generation, plinthv1.ConditionReady, plinthv1.ReasonReconcileFailed, o.Err.Error())
-	}
+	skeleton.Observe(o, s.ws.Generation, &st.ObservedGeneration, &st.Conditions)
 	if err := r.applyStatus(ctx, s); err != nil {
 		return err
 	}
