@@ -28,8 +28,13 @@ const (
 
 // Condition reasons (CamelCase, stable: tools may match on them).
 const (
-	ReasonAvailable          = "Available"
-	ReasonReconciling        = "Reconciling"
+	ReasonAvailable   = "Available"
+	ReasonReconciling = "Reconciling"
+	// ReasonReconcileFailed: a pass ended half-way on an error that a retry
+	// may fix (for example a child the API server refused); the message
+	// names the phase and the error, and observedGeneration stays at the
+	// generation last acted on in full.
+	ReasonReconcileFailed    = "ReconcileFailed"
 	ReasonCreating           = "Creating"
 	ReasonUpdating           = "Updating"
 	ReasonStopped            = "Stopped"

@@ -7,12 +7,10 @@ import (
 
 	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/plinth-io/plinth/controllers/application/internal/application"
 	"github.com/plinth-io/plinth/internal/cli"
 	"github.com/plinth-io/plinth/internal/ctrlmanager"
-	"github.com/plinth-io/plinth/internal/deadline"
 )
 
 func main() {
@@ -24,20 +22,10 @@ func main() {
 	)))
 }
 
-// setup registers this binary's reconcilers with the manager: the plugin
-// registry over the platform namespace, and the application reconciler under
-// the per-reconcile deadline.
-func setup(ctx context.Context, mgr manager.Manager, o *ctrlmanager.Options, log logr.Logger) error {
-	reg, err := application.NewRegistry(mgr, o.PlatformNamespace, log)
-	if err != nil {
-		return err
-	}
+func setup(ctx context.Context, mgr manager.Manager, o *ctrlmanager.Options, _ logr.Logger) error {
 	return application.Setup(ctx, mgr, application.Options{
-		Plugins:           reg,
-		PlatformNamespace: o.PlatformNamespace,
+		FieldManager:      o.FieldManager(),
 		Controller:        o.ControllerOptions(),
-		Wrap: func(r reconcile.Reconciler) reconcile.Reconciler {
-			return deadline.Reconciler(r, o.ReconcileTimeout)
-		},
+		PlatformNamespace: o.PlatformNamespace,
 	})
 }

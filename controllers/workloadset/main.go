@@ -8,7 +8,7 @@ import (
 	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
-	"github.com/plinth-io/plinth/controllers/workloadset/internal/reconciler"
+	"github.com/plinth-io/plinth/controllers/workloadset/internal/workloadset"
 	"github.com/plinth-io/plinth/internal/agentclient"
 	"github.com/plinth-io/plinth/internal/cli"
 	"github.com/plinth-io/plinth/internal/ctrlmanager"
@@ -23,17 +23,14 @@ func main() {
 	)))
 }
 
-// setup registers this binary's reconcilers with the manager.
-func setup(_ context.Context, mgr manager.Manager, o *ctrlmanager.Options, log logr.Logger) error {
-	log.Info("registering the workloadset reconciler", "workers", o.Workers, "reconcileTimeout", o.ReconcileTimeout.String())
-	return reconciler.SetupWithManager(mgr, reconciler.Config{
-		FieldOwner:       "plinth-" + o.Name,
-		Controller:       o.ControllerOptions(),
-		ReconcileTimeout: o.ReconcileTimeout,
-		ImageRules:       o.ImageRules(),
+func setup(ctx context.Context, mgr manager.Manager, o *ctrlmanager.Options, _ logr.Logger) error {
+	return workloadset.Setup(ctx, mgr, workloadset.Options{
+		FieldManager: o.FieldManager(),
+		Controller:   o.ControllerOptions(),
+		ImageRules:   o.ImageRules(),
 		// Secrets (the controllers' agent client certificate) are read
 		// directly, not watched: no cluster-wide Secret cache.
-		Switchover: &reconciler.AgentSwitchover{
+		Switchover: &workloadset.AgentSwitchover{
 			Agents:   &agentclient.Client{Reader: mgr.GetAPIReader()},
 			Recorder: mgr.GetEventRecorder("plinth-" + o.Name),
 		},

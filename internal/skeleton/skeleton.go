@@ -39,6 +39,13 @@ func StopJudged() Result { return Result{Stop: true, Judged: true} }
 // the spec was acted on; after > 0 asks for another pass then.
 func StopWaiting(after time.Duration) Result { return Result{Stop: true, RequeueAfter: after} }
 
+// Invalid is what a phase returns for a spec no retry will fix (a user
+// error): a verdict on the whole spec (the pass counts as complete, so
+// observedGeneration moves) and a reconcile.TerminalError, so the object is
+// not retried until it changes. The phase sets the False condition saying
+// why before it returns.
+func Invalid(err error) (Result, error) { return StopJudged(), reconcile.TerminalError(err) }
+
 // Phase is one small step of a pass. S is the controller's scope type.
 type Phase[S any] struct {
 	// Name names the phase in logs and in Outcome.StoppedAt.
@@ -55,7 +62,9 @@ type Outcome struct {
 	// Err is the error that ended the pass, if any.
 	Err error
 	// Complete says the pass acted on the whole spec: every phase ran
-	// without error, or one stopped with a verdict (Result.Judged).
+	// without error, or one stopped with a verdict (Result.Judged; with a
+	// reconcile.TerminalError when the verdict is an invalid spec, see
+	// Invalid).
 	// observedGeneration may move to the object's generation only then.
 	Complete bool
 	// StoppedAt names the phase that stopped the pass or failed ("" when
@@ -72,6 +81,8 @@ func Run[S any](ctx context.Context, s S, phases []Phase[S]) Outcome {
 		if err != nil {
 			o.Err = annotateDeadline(ctx, fmt.Errorf("%s: %w", p.Name, err))
 			o.StoppedAt = p.Name
+			// Only a verdict (Invalid) completes a pass that ends in an error.
+			o.Complete = res.Stop && res.Judged && errors.Is(err, reconcile.TerminalError(nil))
 			return o
 		}
 		if res.Stop {

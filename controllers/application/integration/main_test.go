@@ -22,13 +22,11 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/controllers/application/internal/application"
 	"github.com/plinth-io/plinth/internal/conditions"
 	"github.com/plinth-io/plinth/internal/ctrlmanager"
-	"github.com/plinth-io/plinth/internal/deadline"
 	"github.com/plinth-io/plinth/internal/testenv"
 	"github.com/plinth-io/plinth/pluginregistry"
 )
@@ -139,7 +137,7 @@ func startController(t *testing.T, ns string, co controllerOptions) {
 	// The controllers log through the manager's logger, the process-wide one.
 	logs.current.Store(&testWriter{t, logDone})
 	ctx, cancel := context.WithCancel(context.Background())
-	reg, err := application.NewRegistry(mgr, o.PlatformNamespace, log)
+	reg, err := pluginregistry.AddToManager(mgr, o.PlatformNamespace, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,12 +146,10 @@ func startController(t *testing.T, ns string, co controllerOptions) {
 	copts.SkipNameValidation = ptr.To(true)
 	copts.Logger = log
 	if err := application.Setup(ctx, mgr, application.Options{
-		Plugins:           reg,
-		PlatformNamespace: o.PlatformNamespace,
+		FieldManager:      o.FieldManager(),
 		Controller:        copts,
-		Wrap: func(r reconcile.Reconciler) reconcile.Reconciler {
-			return deadline.Reconciler(r, o.ReconcileTimeout)
-		},
+		PlatformNamespace: o.PlatformNamespace,
+		Plugins:           reg,
 	}); err != nil {
 		t.Fatal(err)
 	}

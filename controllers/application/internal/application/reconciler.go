@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -19,18 +18,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/internal/conditions"
 	"github.com/plinth-io/plinth/internal/naming"
+	"github.com/plinth-io/plinth/internal/skeleton"
 	"github.com/plinth-io/plinth/internal/ssa"
 	"github.com/plinth-io/plinth/pluginregistry"
 )
-
-// FieldManager owns every field this controller writes (Components and the
-// Application's status).
-const FieldManager = "plinth-application-controller"
 
 // registryCatchUpDelay is how long to wait before asking the registry again
 // when ConfigMaps of a plugin version exist that the registry has not judged
@@ -49,9 +44,16 @@ type Reconciler struct {
 	Plugins Plugins
 	// PlatformNamespace holds the plugin ConfigMaps.
 	PlatformNamespace string
+	// FieldManager owns every field this controller writes (Components and
+	// the Application's status).
+	FieldManager string
 	// Recorder records Events on Applications (events.k8s.io/v1); nil
 	// records none.
 	Recorder events.EventRecorder
+
+	status ssa.Applier
+	// pass is the skeleton running the phases (see controller).
+	pass *skeleton.Controller[*plinthv1.Application, *scope]
 }
 
 // event records an Event on obj when there is a Recorder.
@@ -74,56 +76,44 @@ type scope struct {
 	// gone is set when the Application no longer exists (or is no longer
 	// this controller's): its status is not written.
 	gone bool
-	// observed is set once the status describes the current generation
-	// (a verdict was reached); a reconcile cut short by an error keeps the
-	// previous observedGeneration.
-	observed bool
 }
 
-// phase is one step of a reconcile. A non-zero result or an error ends the
-// reconcile; done ends it too, without error.
-type phase func(ctx context.Context, s *scope) (res ctrl.Result, done bool, err error)
-
-// Reconcile brings one Application closer to its spec.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, err error) {
-	log := logf.FromContext(ctx)
-	app := &plinthv1.Application{}
-	if err := r.Client.Get(ctx, req.NamespacedName, app); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+// controller is the application reconciler on the shared skeleton: the
+// phases in the order they run, and the one status write.
+func (r *Reconciler) controller() *skeleton.Controller[*plinthv1.Application, *scope] {
+	return &skeleton.Controller[*plinthv1.Application, *scope]{
+		Client: r.Client,
+		New:    func() *plinthv1.Application { return &plinthv1.Application{} },
+		Scope: func(_ context.Context, app *plinthv1.Application) (*scope, error) {
+			return &scope{app: app, status: app.Status.DeepCopy()}, nil
+		},
+		Phases: []skeleton.Phase[*scope]{
+			{Name: "deletion", Run: r.handleDeletion},
+			{Name: "finalizer", Run: r.ensureFinalizer},
+			{Name: "plugin", Run: r.resolvePlugin},
+			{Name: "validate", Run: r.validate},
+			{Name: "credentials", Run: r.ensureCredentials},
+			{Name: "components", Run: r.applyComponents},
+			{Name: "summary", Run: r.summarise},
+		},
+		WriteStatus: r.writeStatus,
 	}
-	s := &scope{app: app, status: app.Status.DeepCopy()}
-	defer func() {
-		if s.gone {
-			return
-		}
-		if s.observed {
-			s.status.ObservedGeneration = app.Generation
-		}
-		if perr := r.writeStatus(ctx, app, s.status); perr != nil {
-			log.Error(perr, "writing the Application status")
-			err = errors.Join(err, perr)
-		}
-	}()
+}
 
-	phases := []phase{r.handleDeletion, r.ensureFinalizer, r.resolvePlugin, r.validate, r.ensureCredentials, r.applyComponents, r.summarise}
-	for _, p := range phases {
-		res, done, err := p(ctx, s)
-		if err != nil || done || !res.IsZero() {
-			return res, err
-		}
-	}
-	return ctrl.Result{}, nil
+// Reconcile runs one pass (see controller).
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return r.pass.Reconcile(ctx, req)
 }
 
 // handleDeletion carries out the termination policy of a deleted Application.
-func (r *Reconciler) handleDeletion(ctx context.Context, s *scope) (ctrl.Result, bool, error) {
+func (r *Reconciler) handleDeletion(ctx context.Context, s *scope) (skeleton.Result, error) {
 	app := s.app
 	if app.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, false, nil
+		return skeleton.Result{}, nil
 	}
 	if !controllerutil.ContainsFinalizer(app, plinthv1.FinalizerApplication) {
 		s.gone = true
-		return ctrl.Result{}, true, nil
+		return skeleton.StopJudged(), nil
 	}
 	log := logf.FromContext(ctx)
 	switch app.Spec.TerminationPolicy {
@@ -134,16 +124,15 @@ func (r *Reconciler) handleDeletion(ctx context.Context, s *scope) (ctrl.Result,
 				"kubectl patch applications.plinth.io %s -n %s --type merge -p '{\"spec\":{\"terminationPolicy\":\"Delete\"}}'", app.Name, app.Namespace))
 		// The Application is still wanted until the policy changes: keep
 		// reconciling it.
-		return ctrl.Result{}, false, nil
+		return skeleton.Result{}, nil
 	}
 	s.status.Phase = plinthv1.ApplicationDeleting
-	s.observed = true
 	conditions.MarkFalse(&s.status.Conditions, app.Generation, plinthv1.ConditionReady, plinthv1.ReasonDeleting, "the Application is being deleted")
 	if app.Spec.TerminationPolicy == plinthv1.TerminationWipeOut {
 		log.Info("terminationPolicy WipeOut: deleting the Application's PVCs", "selector", plinthv1.LabelApplication+"="+app.Name)
 		if err := r.Client.DeleteAllOf(ctx, &corev1.PersistentVolumeClaim{}, client.InNamespace(app.Namespace),
 			client.MatchingLabels{plinthv1.LabelApplication: app.Name}); err != nil {
-			return ctrl.Result{}, true, fmt.Errorf("deleting the PVCs labelled %s=%s (terminationPolicy WipeOut): %w", plinthv1.LabelApplication, app.Name, err)
+			return skeleton.Result{}, fmt.Errorf("deleting the PVCs labelled %s=%s (terminationPolicy WipeOut): %w", plinthv1.LabelApplication, app.Name, err)
 		}
 	}
 	log.Info("releasing the Application for deletion; its Components go with it through owner references", "terminationPolicy", app.Spec.TerminationPolicy)
@@ -152,45 +141,45 @@ func (r *Reconciler) handleDeletion(ctx context.Context, s *scope) (ctrl.Result,
 	if err := r.Client.Patch(ctx, app, patch); err != nil {
 		if apierrors.IsNotFound(err) {
 			s.gone = true
-			return ctrl.Result{}, true, nil
+			return skeleton.StopJudged(), nil
 		}
-		return ctrl.Result{}, true, fmt.Errorf("removing finalizer %s: %w", plinthv1.FinalizerApplication, err)
+		return skeleton.Result{}, fmt.Errorf("removing finalizer %s: %w", plinthv1.FinalizerApplication, err)
 	}
 	// The Application may still be there (other finalizers, foreground
 	// deletion): its status then says Deleting. If it is gone, the status
 	// write finds nothing and is skipped.
-	return ctrl.Result{}, true, nil
+	return skeleton.StopJudged(), nil
 }
 
 // ensureFinalizer adds the finalizer that guards the termination policy.
-func (r *Reconciler) ensureFinalizer(ctx context.Context, s *scope) (ctrl.Result, bool, error) {
+func (r *Reconciler) ensureFinalizer(ctx context.Context, s *scope) (skeleton.Result, error) {
 	app := s.app
 	if !app.DeletionTimestamp.IsZero() || controllerutil.ContainsFinalizer(app, plinthv1.FinalizerApplication) {
-		return ctrl.Result{}, false, nil
+		return skeleton.Result{}, nil
 	}
 	logf.FromContext(ctx).Info("adding finalizer", "finalizer", plinthv1.FinalizerApplication)
 	patch := client.MergeFromWithOptions(app.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	controllerutil.AddFinalizer(app, plinthv1.FinalizerApplication)
 	if err := r.Client.Patch(ctx, app, patch); err != nil {
-		return ctrl.Result{}, true, fmt.Errorf("adding finalizer %s: %w", plinthv1.FinalizerApplication, err)
+		return skeleton.Result{}, fmt.Errorf("adding finalizer %s: %w", plinthv1.FinalizerApplication, err)
 	}
-	return ctrl.Result{}, false, nil
+	return skeleton.Result{}, nil
 }
 
 // resolvePlugin finds the pinned plugin version (and the running one, when
 // the Application is being moved to another version).
-func (r *Reconciler) resolvePlugin(ctx context.Context, s *scope) (ctrl.Result, bool, error) {
+func (r *Reconciler) resolvePlugin(ctx context.Context, s *scope) (skeleton.Result, error) {
 	spec := &s.app.Spec
 	pv, err := r.Plugins.Get(spec.Plugin, spec.PluginVersion)
 	switch {
 	case err == nil:
 	case errors.Is(err, pluginregistry.ErrNotFound):
 		if busy, lerr := r.registryCatchingUp(ctx, spec.Plugin); lerr != nil {
-			return ctrl.Result{}, true, lerr
+			return skeleton.Result{}, lerr
 		} else if busy {
 			logf.FromContext(ctx).Info("the registry has not yet judged every installed version of the plugin; asking again shortly",
 				"plugin", spec.Plugin, "pluginVersion", spec.PluginVersion, "after", registryCatchUpDelay.String())
-			return ctrl.Result{RequeueAfter: registryCatchUpDelay}, true, nil
+			return skeleton.StopWaiting(registryCatchUpDelay), nil
 		}
 		return r.invalid(s, plinthv1.ReasonPluginNotFound, pluginNotFoundMessage(spec.Plugin, spec.PluginVersion, r.PlatformNamespace, r.Plugins.Versions(spec.Plugin)))
 	default:
@@ -209,7 +198,7 @@ func (r *Reconciler) resolvePlugin(ctx context.Context, s *scope) (ctrl.Result, 
 		}
 		s.running = running
 	}
-	return ctrl.Result{}, false, nil
+	return skeleton.Result{}, nil
 }
 
 // registryCatchingUp says whether the platform namespace holds ConfigMaps of
@@ -237,7 +226,7 @@ func listOrNone(l []string) string {
 
 // validate checks the Application against the plugin version and resolves
 // its components.
-func (r *Reconciler) validate(_ context.Context, s *scope) (ctrl.Result, bool, error) {
+func (r *Reconciler) validate(_ context.Context, s *scope) (skeleton.Result, error) {
 	rs, bad := plan(s.app, s.pv, s.running)
 	if bad != nil {
 		return r.invalid(s, bad.Reason, bad.Error())
@@ -245,27 +234,26 @@ func (r *Reconciler) validate(_ context.Context, s *scope) (ctrl.Result, bool, e
 	s.resolved = rs
 	conditions.MarkTrue(&s.status.Conditions, s.app.Generation, plinthv1.ConditionValid, plinthv1.ReasonValidated,
 		fmt.Sprintf("valid for plugin %s %s", s.pv.Name(), s.pv.Version()))
-	return ctrl.Result{}, false, nil
+	return skeleton.Result{}, nil
 }
 
 // invalid reports a spec the controller cannot act on. Nothing is created or
 // changed: existing Components keep running as they are. The error is
 // terminal: a change of the Application (or, for a missing plugin, of the
 // plugin ConfigMaps) triggers the next attempt.
-func (r *Reconciler) invalid(s *scope, reason, message string) (ctrl.Result, bool, error) {
+func (r *Reconciler) invalid(s *scope, reason, message string) (skeleton.Result, error) {
 	gen := s.app.Generation
 	conditions.MarkFalse(&s.status.Conditions, gen, plinthv1.ConditionValid, reason, message)
 	conditions.MarkFalse(&s.status.Conditions, gen, plinthv1.ConditionReady, reason, message)
 	conditions.MarkFalse(&s.status.Conditions, gen, plinthv1.ConditionProgressing, reason, "nothing is rolled out until the spec is valid")
 	s.status.Phase = plinthv1.ApplicationFailed
-	s.observed = true
 	r.event(s.app, corev1.EventTypeWarning, plinthv1.EventReasonSpecRefused, plinthv1.EventActionValidate, "%s: %s", reason, message)
-	return ctrl.Result{}, true, reconcile.TerminalError(fmt.Errorf("%s: %s", reason, message))
+	return skeleton.Invalid(fmt.Errorf("%s: %s", reason, message))
 }
 
 // ensureCredentials creates the credentials Secret once. An existing Secret
 // is never read or changed: passwords are never regenerated.
-func (r *Reconciler) ensureCredentials(ctx context.Context, s *scope) (ctrl.Result, bool, error) {
+func (r *Reconciler) ensureCredentials(ctx context.Context, s *scope) (skeleton.Result, error) {
 	app := s.app
 	name := naming.CredentialsSecret(app.Name)
 	meta := &metav1.PartialObjectMetadata{}
@@ -276,22 +264,22 @@ func (r *Reconciler) ensureCredentials(ctx context.Context, s *scope) (ctrl.Resu
 	case apierrors.IsNotFound(err):
 		secret, err := credentialsSecret(app, s.pv.Manifest.AdminUser)
 		if err != nil {
-			return ctrl.Result{}, true, err
+			return skeleton.Result{}, err
 		}
 		logf.FromContext(ctx).Info("creating the credentials Secret", "secret", name)
 		if err := r.Client.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
-			return ctrl.Result{}, true, fmt.Errorf("creating the credentials Secret %s: %w", name, err)
+			return skeleton.Result{}, fmt.Errorf("creating the credentials Secret %s: %w", name, err)
 		}
 	default:
-		return ctrl.Result{}, true, fmt.Errorf("checking the credentials Secret %s: %w", name, err)
+		return skeleton.Result{}, fmt.Errorf("checking the credentials Secret %s: %w", name, err)
 	}
 	s.status.CredentialsSecret = name
-	return ctrl.Result{}, false, nil
+	return skeleton.Result{}, nil
 }
 
 // applyComponents applies one Component per topology component and removes
 // Components of this Application the topology no longer has.
-func (r *Reconciler) applyComponents(ctx context.Context, s *scope) (ctrl.Result, bool, error) {
+func (r *Reconciler) applyComponents(ctx context.Context, s *scope) (skeleton.Result, error) {
 	app := s.app
 	log := logf.FromContext(ctx)
 	want := map[string]bool{}
@@ -303,7 +291,7 @@ func (r *Reconciler) applyComponents(ctx context.Context, s *scope) (ctrl.Result
 		beforeErr := r.Client.Get(ctx, client.ObjectKeyFromObject(desired), before)
 		applied, changed, err := r.apply(ctx, desired)
 		if err != nil {
-			return ctrl.Result{}, true, err // names the Component
+			return skeleton.Result{}, err // names the Component
 		}
 		switch {
 		case !changed:
@@ -320,7 +308,7 @@ func (r *Reconciler) applyComponents(ctx context.Context, s *scope) (ctrl.Result
 
 	var owned plinthv1.ComponentList
 	if err := r.Client.List(ctx, &owned, client.InNamespace(app.Namespace), client.MatchingLabels{plinthv1.LabelApplication: app.Name}); err != nil {
-		return ctrl.Result{}, true, fmt.Errorf("listing the Application's Components: %w", err)
+		return skeleton.Result{}, fmt.Errorf("listing the Application's Components: %w", err)
 	}
 	for i := range owned.Items {
 		c := &owned.Items[i]
@@ -329,20 +317,20 @@ func (r *Reconciler) applyComponents(ctx context.Context, s *scope) (ctrl.Result
 		}
 		log.Info("deleting Component the topology no longer has", "component", c.Name)
 		if err := r.Client.Delete(ctx, c, client.Preconditions{UID: &c.UID}); client.IgnoreNotFound(err) != nil {
-			return ctrl.Result{}, true, fmt.Errorf("deleting Component %s: %w", c.Name, err)
+			return skeleton.Result{}, fmt.Errorf("deleting Component %s: %w", c.Name, err)
 		}
 	}
 
 	s.status.PluginVersion = app.Spec.PluginVersion
 	s.status.Version = app.Spec.Version
 	s.status.Endpoints = endpoints(app, s.resolved)
-	return ctrl.Result{}, false, nil
+	return skeleton.Result{}, nil
 }
 
 // apply server-side applies a Component, unless the cache already holds it
 // as desired, and returns it as stored and whether it applied.
 func (r *Reconciler) apply(ctx context.Context, c *plinthv1.Component) (*plinthv1.Component, bool, error) {
-	a := ssa.Applier{Client: r.Client, FieldManager: FieldManager}
+	a := ssa.Applier{Client: r.Client, FieldManager: r.FieldManager}
 	changed, err := a.ApplyIfChanged(ctx, c, nil)
 	if err != nil {
 		return nil, false, err
@@ -350,22 +338,8 @@ func (r *Reconciler) apply(ctx context.Context, c *plinthv1.Component) (*plinthv
 	return c, changed, nil
 }
 
-// toApplyObject turns a typed object into an apply request body, without the
-// fields named in drop and without the zero creation timestamp.
-func toApplyObject(obj runtime.Object, drop ...string) (*unstructured.Unstructured, error) {
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range drop {
-		delete(m, f)
-	}
-	unstructured.RemoveNestedField(m, "metadata", "creationTimestamp")
-	return &unstructured.Unstructured{Object: m}, nil
-}
-
 // summarise derives the phase and conditions from the Components.
-func (r *Reconciler) summarise(_ context.Context, s *scope) (ctrl.Result, bool, error) {
+func (r *Reconciler) summarise(_ context.Context, s *scope) (skeleton.Result, error) {
 	app := s.app
 	specChanged := app.Status.ObservedGeneration != 0 && app.Status.ObservedGeneration != app.Generation
 	a := aggregate(app.Status.Phase, specChanged, app.Spec.Stopped, s.components)
@@ -379,24 +353,21 @@ func (r *Reconciler) summarise(_ context.Context, s *scope) (ctrl.Result, bool, 
 	} else {
 		conditions.MarkFalse(&s.status.Conditions, gen, plinthv1.ConditionProgressing, a.ReadyReason, "nothing is being rolled out")
 	}
-	s.observed = true
-	return ctrl.Result{}, false, nil
+	return skeleton.Result{}, nil
 }
 
-// writeStatus server-side applies the status when it changed.
-func (r *Reconciler) writeStatus(ctx context.Context, app *plinthv1.Application, status *plinthv1.ApplicationStatus) error {
-	if equality.Semantic.DeepEqual(app.Status, *status) {
+// writeStatus writes the status once, when it changed: observedGeneration
+// moves only after a complete pass (a verdict on the whole spec); a pass
+// ended by an error that is not a verdict says so in Ready (reason
+// ReconcileFailed).
+func (r *Reconciler) writeStatus(ctx context.Context, s *scope, o skeleton.Outcome) error {
+	if s.gone {
 		return nil
 	}
-	obj := &plinthv1.Application{
-		TypeMeta:   metav1.TypeMeta{APIVersion: plinthv1.GroupVersion.String(), Kind: "Application"},
-		ObjectMeta: metav1.ObjectMeta{Name: app.Name, Namespace: app.Namespace},
-		Status:     *status,
+	app := s.app
+	skeleton.Observe(o, app.Generation, &s.status.ObservedGeneration, &s.status.Conditions)
+	if equality.Semantic.DeepEqual(app.Status, *s.status) {
+		return nil
 	}
-	u, err := toApplyObject(obj, "spec")
-	if err != nil {
-		return err
-	}
-	err = r.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership)
-	return client.IgnoreNotFound(err)
+	return r.status.ApplyStatus(ctx, app, s.status)
 }

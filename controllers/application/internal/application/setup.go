@@ -4,23 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"slices"
 
-	"github.com/go-logr/logr"
-	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
+	"github.com/plinth-io/plinth/internal/skeleton"
+	"github.com/plinth-io/plinth/internal/ssa"
 	"github.com/plinth-io/plinth/pluginregistry"
 )
 
@@ -28,25 +24,51 @@ import (
 // plugin's ConfigMaps reaches exactly the Applications using that plugin.
 const indexPlugin = "spec.plugin"
 
-// Options wire a Reconciler into a manager.
+// Options wire the application reconciler into a manager.
 type Options struct {
-	// Plugins is the plugin registry (already added to the manager).
-	Plugins Plugins
-	// PlatformNamespace holds the plugin ConfigMaps.
-	PlatformNamespace string
-	// Controller sets workers and backoff (ctrlmanager.Options.ControllerOptions).
+	// FieldManager is the binary's one server-side-apply identity
+	// (ctrlmanager.Options.FieldManager()): Components and the status are
+	// applied under it. Required.
+	FieldManager string
+	// Controller sets workers, backoff and the per-reconcile deadline
+	// (ctrlmanager.Options.ControllerOptions()). ReconciliationTimeout is
+	// required: every reconcile runs under a deadline.
 	Controller controller.Options
-	// Wrap, when set, wraps the reconciler (for example with a deadline).
-	Wrap func(reconcile.Reconciler) reconcile.Reconciler
+	// PlatformNamespace holds the plugin ConfigMaps. Required.
+	PlatformNamespace string
+	// Plugins, optional, serves the plugin versions; nil builds the plugin
+	// registry over PlatformNamespace and adds it to the manager.
+	Plugins Plugins
 }
 
-// Setup registers the application reconciler with mgr: it watches
-// Applications, the Components they own, and the plugin ConfigMaps of the
-// platform namespace (through the plugin registry's informer, the one watch
-// on them).
+// validate names the first missing dependency.
+func (o Options) validate() error {
+	switch {
+	case o.FieldManager == "":
+		return errors.New("application controller: Options.FieldManager is required (ctrlmanager.Options.FieldManager())")
+	case o.Controller.ReconciliationTimeout <= 0:
+		return errors.New("application controller: Options.Controller.ReconciliationTimeout is required (ctrlmanager.Options.ControllerOptions())")
+	case o.PlatformNamespace == "":
+		return errors.New("application controller: Options.PlatformNamespace is required (the namespace of the plugin ConfigMaps)")
+	}
+	return nil
+}
+
+// Setup validates o, then registers the application reconciler with mgr:
+// the plugin registry (unless given), an index of Applications by plugin,
+// and watches of Applications, the Components they own, and the plugin
+// ConfigMaps of the platform namespace (through the plugin registry's
+// informer, the one watch on them).
 func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
-	if o.Plugins == nil || o.PlatformNamespace == "" {
-		return fmt.Errorf("application controller: the plugin registry and the platform namespace are required")
+	if err := o.validate(); err != nil {
+		return err
+	}
+	if o.Plugins == nil {
+		reg, err := pluginregistry.AddToManager(mgr, o.PlatformNamespace, mgr.GetLogger())
+		if err != nil {
+			return err
+		}
+		o.Plugins = reg
 	}
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &plinthv1.Application{}, indexPlugin, func(obj client.Object) []string {
 		return []string{obj.(*plinthv1.Application).Spec.Plugin}
@@ -59,45 +81,19 @@ func Setup(ctx context.Context, mgr manager.Manager, o Options) error {
 		APIReader:         mgr.GetAPIReader(),
 		Plugins:           o.Plugins,
 		PlatformNamespace: o.PlatformNamespace,
-		Recorder:          mgr.GetEventRecorder(FieldManager),
+		FieldManager:      o.FieldManager,
+		Recorder:          mgr.GetEventRecorder(o.FieldManager),
+		status:            ssa.Applier{Client: mgr.GetClient(), FieldManager: o.FieldManager},
 	}
-	var rec reconcile.Reconciler = r
-	if o.Wrap != nil {
-		rec = o.Wrap(rec)
-	}
+	r.pass = r.controller()
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("application").
-		For(&plinthv1.Application{}, builder.WithPredicates(specOrLifecycleChanged())).
+		For(&plinthv1.Application{}, builder.WithPredicates(skeleton.IgnoreStatusOnly())).
 		Owns(&plinthv1.Component{}).
 		WatchesRawSource(&source.Informer{Informer: o.Plugins.Informer(),
 			Handler: handler.EnqueueRequestsFromMapFunc(r.applicationsUsingPlugin)}).
 		WithOptions(o.Controller).
-		Complete(rec)
-}
-
-// NewRegistry builds the plugin registry over the platform namespace's
-// ConfigMaps and adds it to mgr (it runs on every replica, leader or not).
-func NewRegistry(mgr manager.Manager, namespace string, log logr.Logger) (*pluginregistry.Registry, error) {
-	cs, err := kubernetes.NewForConfig(mgr.GetConfig())
-	if err != nil {
-		return nil, fmt.Errorf("creating the plugin registry's client: %w", err)
-	}
-	reg, err := pluginregistry.New(cs, pluginregistry.Options{Namespace: namespace, Log: log.WithName("pluginregistry")})
-	if err != nil {
-		return nil, fmt.Errorf("creating the plugin registry: %w", err)
-	}
-	if err := mgr.Add(reg); err != nil {
-		return nil, err
-	}
-	if err := mgr.AddReadyzCheck("plugins", func(*http.Request) error {
-		if !reg.HasSynced() {
-			return errors.New("the plugin registry has not loaded the plugin ConfigMaps yet")
-		}
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	return reg, nil
+		Complete(r)
 }
 
 // applicationsUsingPlugin maps a plugin ConfigMap to the Applications of its
@@ -120,15 +116,4 @@ func (r *Reconciler) applicationsUsingPlugin(ctx context.Context, cm client.Obje
 		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&a)})
 	}
 	return out
-}
-
-// specOrLifecycleChanged ignores updates that only changed an Application's
-// status (its own writes): spec, deletion and finalizer changes pass.
-func specOrLifecycleChanged() predicate.Predicate {
-	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
-		o, n := e.ObjectOld, e.ObjectNew
-		return o.GetGeneration() != n.GetGeneration() ||
-			!o.GetDeletionTimestamp().Equal(n.GetDeletionTimestamp()) ||
-			!slices.Equal(o.GetFinalizers(), n.GetFinalizers())
-	}}
 }
