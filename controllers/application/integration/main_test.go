@@ -18,7 +18,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -106,61 +105,46 @@ type controllerOptions struct {
 // limited to namespace ns. It stops when the test ends.
 func startController(t *testing.T, ns string, co controllerOptions) {
 	t.Helper()
-	o := ctrlmanager.NewOptions("application-controller")
-	o.MetricsAddr, o.HealthAddr, o.LeaderElect = "0", "0", false
-	o.Workers, o.ReconcileTimeout = co.workers, co.timeout
-	if o.Workers == 0 {
-		o.Workers = 2
-	}
-	if o.ReconcileTimeout == 0 {
-		o.ReconcileTimeout = 30 * time.Second
-	}
-	o.QPS, o.Burst = 200, 400
-	o.BackoffBase, o.BackoffMax = 100*time.Millisecond, 2*time.Second
-	o.WatchNamespace, o.PlatformNamespace = ns, platformNamespace
-	if err := o.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	cfg := rest.CopyConfig(env.Config)
-	if co.wrapTransport != nil {
-		cfg.WrapTransport = co.wrapTransport
-	}
-	if co.user != "" {
-		cfg.Impersonate = rest.ImpersonationConfig{UserName: co.user}
-	}
-	mgr, err := o.New(cfg, env.Scheme)
-	if err != nil {
-		t.Fatal(err)
-	}
 	logDone := &atomic.Bool{}
 	log := zap.New(zap.UseDevMode(true), zap.WriteTo(testWriter{t, logDone}))
 	// The controllers log through the manager's logger, the process-wide one.
 	logs.current.Store(&testWriter{t, logDone})
-	ctx, cancel := context.WithCancel(context.Background())
-	reg, err := pluginregistry.AddToManager(mgr, o.PlatformNamespace, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	copts := o.ControllerOptions()
-	// Every test runs its own manager in this process.
-	copts.SkipNameValidation = ptr.To(true)
-	copts.Logger = log
-	if err := application.Setup(ctx, mgr, application.Options{
-		FieldManager:      o.FieldManager(),
-		Controller:        copts,
-		PlatformNamespace: o.PlatformNamespace,
-		Plugins:           reg,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
+	t.Cleanup(func() { logDone.Store(true) }) // runs after the manager stops
+	testenv.StartManager(t, env, testenv.ManagerOptions{
+		Name:      "application-controller",
+		Namespace: ns,
+		Tune: func(o *ctrlmanager.Options) {
+			o.Workers, o.ReconcileTimeout = 2, 30*time.Second
+			if co.workers != 0 {
+				o.Workers = co.workers
+			}
+			if co.timeout != 0 {
+				o.ReconcileTimeout = co.timeout
+			}
+			o.BackoffBase, o.BackoffMax = 100*time.Millisecond, 2*time.Second
+			o.PlatformNamespace = platformNamespace
+		},
+		RestConfig: func(cfg *rest.Config) {
+			if co.wrapTransport != nil {
+				cfg.WrapTransport = co.wrapTransport
+			}
+			if co.user != "" {
+				cfg.Impersonate = rest.ImpersonationConfig{UserName: co.user}
+			}
+		},
+	}, func(ctx context.Context, m *testenv.Manager) error {
+		reg, err := pluginregistry.AddToManager(m, m.Options.PlatformNamespace, log)
+		if err != nil {
+			return err
 		}
-		logDone.Store(true)
+		copts := m.ControllerOptions()
+		copts.Logger = log
+		return application.Setup(ctx, m, application.Options{
+			FieldManager:      m.FieldManager(),
+			Controller:        copts,
+			PlatformNamespace: m.Options.PlatformNamespace,
+			Plugins:           reg,
+		})
 	})
 }
 

@@ -115,7 +115,10 @@ func bootComponent(t *testing.T, ns, app, password string) *plinthv1.Component {
 	if err := env.Client.Create(ctxT(t), a); err != nil {
 		t.Fatal(err)
 	}
-	creds := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: naming.CredentialsSecret(app), Namespace: ns},
+	// Labelled as the application-controller labels the credentials Secret
+	// it makes: the controller's cache holds only Plinth's Secrets.
+	creds := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: naming.CredentialsSecret(app), Namespace: ns,
+		Labels: map[string]string{plinthv1.LabelApplication: app, plinthv1.LabelManagedBy: plinthv1.ManagedByPlinth}},
 		Data: map[string][]byte{"username": []byte("admin"), "password": []byte(password)}}
 	if err := env.Client.Create(ctxT(t), creds); err != nil {
 		t.Fatal(err)

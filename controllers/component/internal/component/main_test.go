@@ -15,11 +15,10 @@ import (
 
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/plinth-io/plinth/controllers/component/internal/component"
 	"github.com/plinth-io/plinth/internal/agentclient"
+	"github.com/plinth-io/plinth/internal/ctrlmanager"
 	"github.com/plinth-io/plinth/internal/testenv"
 	"github.com/plinth-io/plinth/pluginregistry"
 )
@@ -76,12 +75,7 @@ func TestMain(m *testing.M) { os.Exit(testenv.Run(m, &env, startController)) }
 // component-controller against the test API server.
 func startController(e *testenv.Env) (stop func(), err error) {
 	ctrl.SetLogger(logr.Discard())
-	ctx, cancel := context.WithCancel(context.Background())
-	defer func() {
-		if err != nil {
-			cancel()
-		}
-	}()
+	ctx := context.Background()
 	if err := e.InstallPlugins(ctx, pluginregistry.DefaultNamespace); err != nil {
 		return nil, err
 	}
@@ -96,42 +90,39 @@ func startController(e *testenv.Env) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := rest.CopyConfig(e.Config)
-	cfg.WrapTransport = writes.wrap
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: e.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	m, err := e.NewManager(testenv.ManagerOptions{
+		Name:       "component-controller",
+		Tune:       func(o *ctrlmanager.Options) { o.Workers = 4 },
+		RestConfig: func(cfg *rest.Config) { cfg.WrapTransport = writes.wrap },
+	}, func(ctx context.Context, m *testenv.Manager) error {
+		if err := m.Add(plugins); err != nil {
+			return err
+		}
+		return component.Setup(ctx, m, component.Options{
+			FieldManager:      m.FieldManager(),
+			Controller:        m.ControllerOptions(),
+			PlatformNamespace: m.Options.PlatformNamespace,
+			Plugins:           plugins,
+			Agents:            &agentclient.Client{Reader: m.GetClient(), Resolve: testAgents.resolve},
+			Now:               clock.Now,
+		})
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := mgr.Add(plugins); err != nil {
-		return nil, err
-	}
-	skip := true
-	if err := component.Setup(ctx, mgr, component.Options{
-		FieldManager:      "plinth-component-controller",
-		Controller:        controller.Options{MaxConcurrentReconciles: 4, SkipNameValidation: &skip, ReconciliationTimeout: time.Minute},
-		PlatformNamespace: "plinth-system",
-		Plugins:           plugins,
-		Agents:            &agentclient.Client{Reader: mgr.GetClient(), Resolve: testAgents.resolve},
-		Now:               clock.Now,
-	}); err != nil {
-		return nil, err
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
+	stop = func() {
+		if err := m.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "manager:", err)
 		}
-	}()
+	}
 	// The registry serves redis v1.0.0 within seconds of starting.
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
 		if _, err := plugins.Get("redis", "v1.0.0"); err == nil {
 			break
 		} else if time.Now().After(deadline) {
-			cancel()
-			<-done
+			stop()
 			return nil, fmt.Errorf("registry never served redis v1.0.0: %w", err)
 		}
 	}
-	return func() { cancel(); <-done }, nil
+	return stop, nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -79,41 +78,28 @@ func start(t *testing.T, tune func(o *ctrlmanager.Options, cfg *Options)) *harne
 func (h *harness) startController(tune func(o *ctrlmanager.Options, cfg *Options)) (stop func()) {
 	t := h.t
 	t.Helper()
-	ctx, cancel := context.WithCancel(h.ctx)
-	o := ctrlmanager.NewOptions("workloadset-controller")
-	o.MetricsAddr, o.HealthAddr = "0", "0"
-	o.Workers = 8
-	o.ReconcileTimeout = 30 * time.Second
-	o.BackoffBase, o.BackoffMax = 50*time.Millisecond, 5*time.Second
-	o.QPS, o.Burst = 200, 400
-	o.WatchNamespace = h.ns
-	cfg := Options{FieldManager: o.FieldManager()}
-	if tune != nil {
-		tune(o, &cfg)
-	}
-	mgr, err := o.New(env.Config, env.Scheme)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Controller = o.ControllerOptions()
-	skip := true
-	cfg.Controller.SkipNameValidation = &skip
-	if err := Setup(ctx, mgr, cfg); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("manager: %v", err)
+	var cfg Options
+	m := testenv.StartManager(t, env, testenv.ManagerOptions{
+		Name:      "workloadset-controller",
+		Namespace: h.ns,
+		Tune: func(o *ctrlmanager.Options) {
+			o.Workers = 8
+			o.ReconcileTimeout = 30 * time.Second
+			o.BackoffBase, o.BackoffMax = 50*time.Millisecond, 5*time.Second
+			cfg.FieldManager = o.FieldManager()
+			if tune != nil {
+				tune(o, &cfg)
 			}
-		})
+		},
+	}, func(ctx context.Context, m *testenv.Manager) error {
+		cfg.Controller = m.ControllerOptions()
+		return Setup(ctx, m, cfg)
+	})
+	return func() {
+		if err := m.Stop(); err != nil {
+			t.Errorf("manager: %v", err)
+		}
 	}
-	t.Cleanup(stop)
-	return stop
 }
 
 // eventually polls cond until it returns true, failing with its last message.
