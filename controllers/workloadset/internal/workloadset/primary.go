@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
+	"github.com/plinth-io/plinth/internal/skeleton"
 )
 
 // designationRecheck: the first designation is written with the status at
@@ -81,12 +82,12 @@ func designatePrimary(ws *plinthv1.WorkloadSet, members []plinthv1.MemberStatus,
 
 // designate keeps status.primary and status.initialized, for WorkloadSets
 // with a writable role.
-func (r *Reconciler) designate(_ context.Context, s *scope) (bool, error) {
+func (r *Reconciler) designate(_ context.Context, s *scope) (skeleton.Result, error) {
 	st := &s.ws.Status
 	writable := writableRole(s.ws)
 	if writable == "" {
 		st.Primary, st.Initialized = "", false
-		return false, nil
+		return skeleton.Result{}, nil
 	}
 	d := designatePrimary(s.ws, memberList(s), len(s.pods) > 0)
 	if d.Why != "" {
@@ -107,7 +108,7 @@ func (r *Reconciler) designate(_ context.Context, s *scope) (bool, error) {
 	if st.Primary == "" {
 		s.progressing("no primary can be designated yet: waiting for a member to report role %s", writable)
 	}
-	return false, nil
+	return skeleton.Result{}, nil
 }
 
 // topologyAnnotations are the designation facts every pod carries, or nil
@@ -131,10 +132,10 @@ func topologyAnnotations(s *scope) map[string]string {
 
 // syncTopologyAnnotations patches the designation annotations of pods that
 // lack them or carry an old value (metadata only: nothing restarts).
-func (r *Reconciler) syncTopologyAnnotations(ctx context.Context, s *scope) (bool, error) {
+func (r *Reconciler) syncTopologyAnnotations(ctx context.Context, s *scope) (skeleton.Result, error) {
 	want := topologyAnnotations(s)
 	if want == nil {
-		return false, nil
+		return skeleton.Result{}, nil
 	}
 	keys := []string{plinthv1.AnnotationPrimary, plinthv1.AnnotationPrimaryHost, plinthv1.AnnotationInitialized}
 	for _, n := range sortedOrdinals(s.pods) {
@@ -146,10 +147,10 @@ func (r *Reconciler) syncTopologyAnnotations(ctx context.Context, s *scope) (boo
 		patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q,%q:%q,%q:%q}}}`,
 			keys[0], want[keys[0]], keys[1], want[keys[1]], keys[2], want[keys[2]])
 		if err := r.client.Patch(ctx, pod, client.RawPatch(types.MergePatchType, patch)); err != nil && !apierrors.IsNotFound(err) {
-			return false, fmt.Errorf("annotating pod %s: %w", pod.Name, err)
+			return skeleton.Result{}, fmt.Errorf("annotating pod %s: %w", pod.Name, err)
 		}
 	}
-	return false, nil
+	return skeleton.Result{}, nil
 }
 
 // roleLabel is the role label pod should carry: the role of its last

@@ -101,30 +101,10 @@ type scope struct {
 	writers []string
 	// progress says what is being done or waited for, for the conditions.
 	progress []string
-	requeue  time.Duration
-}
-
-func (s *scope) requeueAfter(d time.Duration) {
-	if d > 0 && (s.requeue == 0 || d < s.requeue) {
-		s.requeue = d
-	}
 }
 
 func (s *scope) progressing(format string, args ...any) {
 	s.progress = append(s.progress, fmt.Sprintf(format, args...))
-}
-
-// phase is one small step of a pass. stop ends the pass early (the status
-// is still written); the requeue it wants is recorded in the scope.
-type phase func(ctx context.Context, s *scope) (stop bool, err error)
-
-// step turns a phase into a skeleton phase: the scope's shortest requeue
-// so far is the phase's request.
-func step(name string, p phase) skeleton.Phase[*scope] {
-	return skeleton.Phase[*scope]{Name: name, Run: func(ctx context.Context, s *scope) (skeleton.Result, error) {
-		stop, err := p(ctx, s)
-		return skeleton.Result{RequeueAfter: s.requeue, Stop: stop}, err
-	}}
 }
 
 // controller is the workloadset reconciler on the shared skeleton: it
@@ -138,19 +118,19 @@ func (r *Reconciler) controller() *skeleton.Controller[*plinthv1.WorkloadSet, *s
 		Scope:  r.newScope,
 		Phases: []skeleton.Phase[*scope]{
 			{Name: "deletion", Run: r.handleDeletion},
-			step("observe", r.observe),
-			step("designate", r.designate),
-			step("role-labels", r.syncRoleLabels),
-			step("topology-annotations", r.syncTopologyAnnotations),
+			{Name: "observe", Run: r.observe},
+			{Name: "designate", Run: r.designate},
+			{Name: "role-labels", Run: r.syncRoleLabels},
+			{Name: "topology-annotations", Run: r.syncTopologyAnnotations},
 			{Name: "validate", Run: r.validate},
-			step("finalizer", r.syncFinalizer),
-			step("pvcs", r.ensurePVCs),
-			step("expand-volumes", r.expandVolumes),
-			step("replace-failed-pods", r.replaceFailedPods),
-			step("scale-in", r.scaleIn),
-			step("create-pods", r.createPods),
-			step("release-pvcs", r.deleteReleasedPVCs),
-			step("roll-out", r.rollOut),
+			{Name: "finalizer", Run: r.syncFinalizer},
+			{Name: "pvcs", Run: r.ensurePVCs},
+			{Name: "expand-volumes", Run: r.expandVolumes},
+			{Name: "replace-failed-pods", Run: r.replaceFailedPods},
+			{Name: "scale-in", Run: r.scaleIn},
+			{Name: "create-pods", Run: r.createPods},
+			{Name: "release-pvcs", Run: r.deleteReleasedPVCs},
+			{Name: "roll-out", Run: r.rollOut},
 		},
 		WriteStatus: r.writeStatus,
 	}
@@ -188,16 +168,16 @@ func (r *Reconciler) handleDeletion(ctx context.Context, s *scope) (skeleton.Res
 }
 
 // observe lists the pods and PVCs of the WorkloadSet and judges new reports.
-func (r *Reconciler) observe(ctx context.Context, s *scope) (bool, error) {
+func (r *Reconciler) observe(ctx context.Context, s *scope) (skeleton.Result, error) {
 	ws := s.ws
 	sel := client.MatchingLabels{plinthv1.LabelWorkloadSet: ws.Name}
 	var pods corev1.PodList
 	if err := r.client.List(ctx, &pods, client.InNamespace(ws.Namespace), sel); err != nil {
-		return false, fmt.Errorf("listing pods: %w", err)
+		return skeleton.Result{}, fmt.Errorf("listing pods: %w", err)
 	}
 	var pvcs corev1.PersistentVolumeClaimList
 	if err := r.client.List(ctx, &pvcs, client.InNamespace(ws.Namespace), sel); err != nil {
-		return false, fmt.Errorf("listing PVCs: %w", err)
+		return skeleton.Result{}, fmt.Errorf("listing PVCs: %w", err)
 	}
 	s.pods = map[int]*corev1.Pod{}
 	for i := range pods.Items {
@@ -241,13 +221,13 @@ func (r *Reconciler) observe(ctx context.Context, s *scope) (bool, error) {
 	}
 	ws.Status.RejectedReports = s.reports.rejected
 	s.observed = true
-	s.requeueAfter(nextStaleness(memberList(s), heartbeat(ws), s.now))
-	return false, nil
+	// Come back when the next member's report goes stale.
+	return skeleton.Requeue(nextStaleness(memberList(s), heartbeat(ws), s.now)), nil
 }
 
 // syncRoleLabels copies each member's role into its pod's role label (see
 // roleLabel for the one exception), in the order of roleLabelChanges.
-func (r *Reconciler) syncRoleLabels(ctx context.Context, s *scope) (bool, error) {
+func (r *Reconciler) syncRoleLabels(ctx context.Context, s *scope) (skeleton.Result, error) {
 	var changes []roleLabelChange
 	for _, n := range sortedOrdinals(s.pods) {
 		pod := s.pods[n]
@@ -261,10 +241,10 @@ func (r *Reconciler) syncRoleLabels(ctx context.Context, s *scope) (bool, error)
 		if err := r.client.Patch(ctx, c.Pod, client.RawPatch(types.MergePatchType, patch)); err != nil && !apierrors.IsNotFound(err) {
 			// Stop: a pod gaining the writable role must not be
 			// labelled while the one losing it still is.
-			return false, fmt.Errorf("labelling pod %s with role %s: %w", c.Pod.Name, c.To, err)
+			return skeleton.Result{}, fmt.Errorf("labelling pod %s with role %s: %w", c.Pod.Name, c.To, err)
 		}
 	}
-	return false, nil
+	return skeleton.Result{}, nil
 }
 
 // validate stops at a spec the API server accepted but that cannot work; the
@@ -275,15 +255,15 @@ func (r *Reconciler) validate(_ context.Context, s *scope) (skeleton.Result, err
 		s.log.Info("not reconciling an invalid WorkloadSet", "reason", err.Error())
 		return skeleton.Invalid(err)
 	}
-	return skeleton.Requeue(s.requeue), nil
+	return skeleton.Result{}, nil
 }
 
 // syncFinalizer keeps the PVC finalizer exactly while PVCs must be deleted
 // with the WorkloadSet.
-func (r *Reconciler) syncFinalizer(ctx context.Context, s *scope) (bool, error) {
+func (r *Reconciler) syncFinalizer(ctx context.Context, s *scope) (skeleton.Result, error) {
 	want := deletePVCsWhenDeleted(s.ws)
 	if want == controllerutil.ContainsFinalizer(s.ws, plinthv1.FinalizerWorkloadSetPVCs) {
-		return false, nil
+		return skeleton.Result{}, nil
 	}
 	// Patch a copy: the response would overwrite the status gathered so far.
 	obj := s.ws.DeepCopy()
@@ -296,10 +276,10 @@ func (r *Reconciler) syncFinalizer(ctx context.Context, s *scope) (bool, error) 
 		controllerutil.RemoveFinalizer(obj, plinthv1.FinalizerWorkloadSetPVCs)
 	}
 	if err := r.client.Patch(ctx, obj, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
-		return false, fmt.Errorf("updating finalizers: %w", err)
+		return skeleton.Result{}, fmt.Errorf("updating finalizers: %w", err)
 	}
 	s.ws.Finalizers, s.ws.ResourceVersion = obj.Finalizers, obj.ResourceVersion
-	return false, nil
+	return skeleton.Result{}, nil
 }
 
 func deletePVCsWhenDeleted(ws *plinthv1.WorkloadSet) bool {
@@ -342,7 +322,8 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, log logr.Logger, ws *p
 }
 
 // ensurePVCs creates the missing PVCs of the pods that should run.
-func (r *Reconciler) ensurePVCs(ctx context.Context, s *scope) (bool, error) {
+func (r *Reconciler) ensurePVCs(ctx context.Context, s *scope) (skeleton.Result, error) {
+	var res skeleton.Result
 	for n := 0; n < s.desired; n++ {
 		for i := range s.ws.Spec.VolumeClaimTemplates {
 			want := desiredPVC(s.ws, &s.ws.Spec.VolumeClaimTemplates[i], n)
@@ -356,43 +337,43 @@ func (r *Reconciler) ensurePVCs(ctx context.Context, s *scope) (bool, error) {
 				// by a claim that is not ours (never mount someone else's data).
 				got := &corev1.PersistentVolumeClaim{}
 				if err := r.apiReader.Get(ctx, client.ObjectKeyFromObject(want), got); err != nil {
-					return false, fmt.Errorf("reading PVC %s: %w", want.Name, err)
+					return skeleton.Result{}, fmt.Errorf("reading PVC %s: %w", want.Name, err)
 				}
 				if owner := got.Labels[plinthv1.LabelWorkloadSet]; owner != s.ws.Name {
 					s.progressing("PVC %s already exists and does not belong to this WorkloadSet (label %s=%q): rename the volume template or the WorkloadSet, or remove that PVC", want.Name, plinthv1.LabelWorkloadSet, owner)
-					s.requeueAfter(nameClashRecheck)
+					res = skeleton.Requeue(nameClashRecheck)
 					continue
 				}
 				want = got
 			} else if err != nil {
-				return false, fmt.Errorf("creating PVC %s: %w", want.Name, err)
+				return skeleton.Result{}, fmt.Errorf("creating PVC %s: %w", want.Name, err)
 			}
 			s.pvcs[want.Name] = want
 		}
 	}
-	return false, nil
+	return res, nil
 }
 
 // replaceFailedPods deletes pods that ended (Failed, for example evicted
 // under node pressure, or Succeeded): a pod never leaves those phases, so it
 // is deleted and createPods makes it again with the same name and PVCs.
-func (r *Reconciler) replaceFailedPods(ctx context.Context, s *scope) (bool, error) {
+func (r *Reconciler) replaceFailedPods(ctx context.Context, s *scope) (skeleton.Result, error) {
 	for _, pod := range s.pods {
 		if pod.DeletionTimestamp != nil || (pod.Status.Phase != corev1.PodFailed && pod.Status.Phase != corev1.PodSucceeded) {
 			continue
 		}
 		s.log.Info("deleting a pod that has ended, to recreate it", "pod", pod.Name, "phase", pod.Status.Phase, "reason", pod.Status.Reason)
 		if err := r.deletePod(ctx, pod); err != nil {
-			return false, err
+			return skeleton.Result{}, err
 		}
 		s.progressing("replacing pod %s, which ended (%s)", pod.Name, pod.Status.Phase)
 	}
-	return false, nil
+	return skeleton.Result{}, nil
 }
 
 // scaleIn deletes the pods at or above the desired count, highest ordinal
 // first: all at once with Parallel, one after the other with Ordered.
-func (r *Reconciler) scaleIn(ctx context.Context, s *scope) (bool, error) {
+func (r *Reconciler) scaleIn(ctx context.Context, s *scope) (skeleton.Result, error) {
 	var excess []int
 	for n := range s.pods {
 		if n >= s.desired {
@@ -400,8 +381,9 @@ func (r *Reconciler) scaleIn(ctx context.Context, s *scope) (bool, error) {
 		}
 	}
 	if len(excess) == 0 {
-		return false, nil
+		return skeleton.Result{}, nil
 	}
+	var res skeleton.Result
 	slices.Sort(excess)
 	slices.Reverse(excess)
 	for _, n := range excess {
@@ -414,23 +396,23 @@ func (r *Reconciler) scaleIn(ctx context.Context, s *scope) (bool, error) {
 		}
 		if pod.DeletionTimestamp != nil {
 			s.progressing("waiting for pod %s to terminate", pod.Name)
-			s.requeueAfter(waitForTerminatingRecheck)
+			res = skeleton.Requeue(waitForTerminatingRecheck)
 			if s.ws.Spec.PodManagementPolicy != plinthv1.ParallelPodManagement {
-				return false, nil
+				return res, nil
 			}
 			continue
 		}
 		s.log.Info("deleting a pod above the desired count", "pod", pod.Name, "desired", s.desired)
 		if err := r.deletePod(ctx, pod); err != nil {
-			return false, err
+			return res, err
 		}
 		r.recorder.Eventf(s.ws, nil, corev1.EventTypeNormal, plinthv1.EventReasonScaled, plinthv1.EventActionScale, "scaling in to %d replicas: deleted pod %s", s.desired, pod.Name)
 		s.progressing("deleting pod %s", pod.Name)
 		if s.ws.Spec.PodManagementPolicy != plinthv1.ParallelPodManagement {
-			return false, nil
+			return res, nil
 		}
 	}
-	return false, nil
+	return res, nil
 }
 
 // deletePod deletes exactly the pod observed (not a successor of the same name).
@@ -444,15 +426,16 @@ func (r *Reconciler) deletePod(ctx context.Context, pod *corev1.Pod) error {
 
 // createPods creates the missing pods below the desired count: all at once
 // with Parallel; with Ordered, pod N only once pods 0..N-1 are ready.
-func (r *Reconciler) createPods(ctx context.Context, s *scope) (bool, error) {
+func (r *Reconciler) createPods(ctx context.Context, s *scope) (skeleton.Result, error) {
 	ordered := s.ws.Spec.PodManagementPolicy != plinthv1.ParallelPodManagement
 	if writableRole(s.ws) != "" && s.before.Primary == "" {
 		if s.desired > len(s.pods) {
 			s.progressing("designating the primary before creating pods")
-			s.requeueAfter(designationRecheck)
+			return skeleton.Requeue(designationRecheck), nil
 		}
-		return false, nil
+		return skeleton.Result{}, nil
 	}
+	var res skeleton.Result
 	annotations := topologyAnnotations(s)
 	for n := 0; n < s.desired; n++ {
 		if pod, ok := s.pods[n]; ok {
@@ -460,16 +443,16 @@ func (r *Reconciler) createPods(ctx context.Context, s *scope) (bool, error) {
 				if _, missing := s.missingAbove(n); missing {
 					s.progressing("waiting for pod %s to be ready before creating the next", pod.Name)
 				}
-				return false, nil
+				return res, nil
 			}
 			continue
 		}
 		want := desiredPod(s.ws, n, s.rev)
 		if blocked := s.pvcsNotUsable(want.Name); blocked != "" {
 			s.progressing("waiting for %s before creating pod %s", blocked, want.Name)
-			s.requeueAfter(waitForTerminatingRecheck)
+			res = skeleton.Requeue(waitForTerminatingRecheck)
 			if ordered {
-				return false, nil
+				return res, nil
 			}
 			continue
 		}
@@ -481,11 +464,11 @@ func (r *Reconciler) createPods(ctx context.Context, s *scope) (bool, error) {
 		s.log.Info("creating a pod", "pod", want.Name, "revision", s.rev)
 		if err := r.client.Create(ctx, want); err != nil {
 			if !apierrors.IsAlreadyExists(err) {
-				return false, fmt.Errorf("creating pod %s: %w", want.Name, err)
+				return res, fmt.Errorf("creating pod %s: %w", want.Name, err)
 			}
 			// Our cache may be behind, or someone else's pod has the name.
 			s.progressing("pod %s already exists but is not (yet) seen as controlled by this WorkloadSet", want.Name)
-			s.requeueAfter(waitForTerminatingRecheck)
+			res = skeleton.Requeue(waitForTerminatingRecheck)
 		} else {
 			s.progressing("creating pod %s", want.Name)
 			if s.ws.Status.Replicas > 0 && int32(n) >= s.ws.Status.Replicas {
@@ -495,10 +478,10 @@ func (r *Reconciler) createPods(ctx context.Context, s *scope) (bool, error) {
 			}
 		}
 		if ordered {
-			return false, nil
+			return res, nil
 		}
 	}
-	return false, nil
+	return res, nil
 }
 
 // missingAbove reports whether a pod above ordinal n is still to be created.
@@ -529,9 +512,9 @@ func (s *scope) pvcsNotUsable(pod string) string {
 // deleteReleasedPVCs deletes, when pvcRetention.whenScaled is Delete, the
 // PVCs of ordinals at or above spec.replicas whose pod is gone. Stopping is
 // not scaling: a stopped WorkloadSet keeps every PVC.
-func (r *Reconciler) deleteReleasedPVCs(ctx context.Context, s *scope) (bool, error) {
+func (r *Reconciler) deleteReleasedPVCs(ctx context.Context, s *scope) (skeleton.Result, error) {
 	if !deletePVCsWhenScaled(s.ws) {
-		return false, nil
+		return skeleton.Result{}, nil
 	}
 	for _, pvc := range s.pvcs {
 		n, ok := s.pvcOrdinal(pvc.Name)
@@ -543,10 +526,10 @@ func (r *Reconciler) deleteReleasedPVCs(ctx context.Context, s *scope) (bool, er
 		}
 		s.log.Info("deleting the PVC of a pod removed by scale-in (pvcRetention.whenScaled is Delete)", "pvc", pvc.Name)
 		if err := r.client.Delete(ctx, pvc, client.Preconditions{UID: &pvc.UID}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-			return false, fmt.Errorf("deleting PVC %s: %w", pvc.Name, err)
+			return skeleton.Result{}, fmt.Errorf("deleting PVC %s: %w", pvc.Name, err)
 		}
 	}
-	return false, nil
+	return skeleton.Result{}, nil
 }
 
 // pvcOrdinal returns the ordinal of the pod a PVC of this WorkloadSet belongs to.
@@ -563,15 +546,15 @@ func (s *scope) pvcOrdinal(name string) (int, bool) {
 
 // rollOut replaces one outdated pod when every pod exists and the policy
 // says it is time.
-func (r *Reconciler) rollOut(ctx context.Context, s *scope) (bool, error) {
+func (r *Reconciler) rollOut(ctx context.Context, s *scope) (skeleton.Result, error) {
 	if s.desired == 0 || len(s.pods) != s.desired {
-		return false, nil
+		return skeleton.Result{}, nil
 	}
 	var cands []updateCandidate
 	for n, pod := range s.pods {
 		if pod.DeletionTimestamp != nil {
 			s.progressing("waiting for pod %s to terminate", pod.Name)
-			return false, nil
+			return skeleton.Result{}, nil
 		}
 		m := s.members[pod.Name]
 		cands = append(cands, updateCandidate{Name: pod.Name, Ordinal: n, Role: m.Role, Updated: m.Updated, Available: available(m, s.ws)})
@@ -579,10 +562,10 @@ func (r *Reconciler) rollOut(ctx context.Context, s *scope) (bool, error) {
 	d := nextPodToUpdate(cands, s.ws.Spec.Roles)
 	if d.Wait != "" {
 		s.progressing("rolling update: %s", d.Wait)
-		return false, nil
+		return skeleton.Result{}, nil
 	}
 	if d.Pod == "" {
-		return false, nil
+		return skeleton.Result{}, nil
 	}
 	n, _ := ordinalOf(s.ws, d.Pod)
 	pod := s.pods[n]
@@ -593,21 +576,20 @@ func (r *Reconciler) rollOut(ctx context.Context, s *scope) (bool, error) {
 			// The primary stays: a failed switchover stops the rollout here.
 			s.progressing("rolling update stopped before the primary %s: switchover failed: %v", pod.Name, err)
 			r.recorder.Eventf(s.ws, nil, corev1.EventTypeWarning, plinthv1.EventReasonSwitchoverFailed, plinthv1.EventActionSwitchover, "switchover away from %s failed: %v", pod.Name, err)
-			return false, fmt.Errorf("switching over from writable pod %s: %w", pod.Name, err)
+			return skeleton.Result{}, fmt.Errorf("switching over from writable pod %s: %w", pod.Name, err)
 		}
 		if !ok {
 			s.progressing("rolling update: waiting for a switchover away from %s", pod.Name)
-			s.requeueAfter(switchoverRecheck)
-			return false, nil
+			return skeleton.Requeue(switchoverRecheck), nil
 		}
 	}
 	s.log.Info("replacing a pod to roll out a new template", "pod", pod.Name, "role", role, "from", pod.Labels[plinthv1.LabelRevision], "to", s.rev)
 	if err := r.deletePod(ctx, pod); err != nil {
-		return false, err
+		return skeleton.Result{}, err
 	}
 	r.recorder.Eventf(s.ws, nil, corev1.EventTypeNormal, plinthv1.EventReasonRolloutStep, plinthv1.EventActionReplace, "rolling update: replacing pod %s (role %s) with revision %s", pod.Name, orUnknown(role), s.rev)
 	s.progressing("rolling update: replacing pod %s", pod.Name)
-	return false, nil
+	return skeleton.Result{}, nil
 }
 
 // orUnknown is role, or "unknown" when no role is reported.

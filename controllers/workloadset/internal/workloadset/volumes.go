@@ -14,13 +14,14 @@ import (
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/internal/conditions"
+	"github.com/plinth-io/plinth/internal/skeleton"
 )
 
 // expandVolumes grows existing PVCs to their template's size. It refuses to
 // shrink, and refuses to expand when the PVC's storage class does not allow
 // it, with a VolumeExpansion=False condition that says why. It never blocks
 // the other phases.
-func (r *Reconciler) expandVolumes(ctx context.Context, s *scope) (bool, error) {
+func (r *Reconciler) expandVolumes(ctx context.Context, s *scope) (skeleton.Result, error) {
 	var refused, pending []string
 	classes := map[string]*storagev1.StorageClass{}
 	for _, pvc := range sortedPVCs(s) {
@@ -40,7 +41,7 @@ func (r *Reconciler) expandVolumes(ctx context.Context, s *scope) (bool, error) 
 			continue
 		}
 		if why, err := r.expansionRefused(ctx, pvc, classes); err != nil {
-			return false, err
+			return skeleton.Result{}, err
 		} else if why != "" {
 			refused = append(refused, fmt.Sprintf("PVC %s cannot grow from %s to %s: %s", pvc.Name, cur.String(), vct.Size.String(), why))
 			continue
@@ -56,11 +57,12 @@ func (r *Reconciler) expandVolumes(ctx context.Context, s *scope) (bool, error) 
 				refused = append(refused, fmt.Sprintf("PVC %s cannot grow to %s: %v", pvc.Name, vct.Size.String(), err))
 				continue
 			}
-			return false, fmt.Errorf("expanding PVC %s: %w", pvc.Name, err)
+			return skeleton.Result{}, fmt.Errorf("expanding PVC %s: %w", pvc.Name, err)
 		}
 		pending = append(pending, fmt.Sprintf("PVC %s is resizing to %s", pvc.Name, vct.Size.String()))
 	}
 
+	var res skeleton.Result
 	conds := &s.ws.Status.Conditions
 	gen := s.ws.Generation
 	switch {
@@ -68,11 +70,11 @@ func (r *Reconciler) expandVolumes(ctx context.Context, s *scope) (bool, error) 
 		conditions.MarkFalse(conds, gen, plinthv1.ConditionVolumeExpansion, plinthv1.ReasonExpansionRefused, strings.Join(append(refused, pending...), "; "))
 	case len(pending) > 0:
 		conditions.MarkFalse(conds, gen, plinthv1.ConditionVolumeExpansion, plinthv1.ReasonExpansionPending, strings.Join(pending, "; "))
-		s.requeueAfter(expansionRecheck)
+		res = skeleton.Requeue(expansionRecheck)
 	case conditions.Get(*conds, plinthv1.ConditionVolumeExpansion) != nil:
 		conditions.MarkTrue(conds, gen, plinthv1.ConditionVolumeExpansion, plinthv1.ReasonCompleted, "every PVC requests the size of its template")
 	}
-	return false, nil
+	return res, nil
 }
 
 // expansionRefused says why the PVC's storage class does not allow
