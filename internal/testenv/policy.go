@@ -95,3 +95,22 @@ func poll(ctx context.Context, cond func() error) error {
 		}
 	}
 }
+
+// UpdateProbe is a probe for Deny: a dry-run update (a label added) of the
+// existing object named key, of obj's kind, which the policy refuses while
+// it holds UPDATE of that kind.
+func (e *Env) UpdateProbe(obj client.Object, key client.ObjectKey) func(context.Context) error {
+	return func(ctx context.Context) error {
+		o := obj.DeepCopyObject().(client.Object)
+		if err := e.Client.Get(ctx, key, o); err != nil {
+			return err
+		}
+		labels := o.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels["plinth-test-probe"] = "x"
+		o.SetLabels(labels)
+		return e.Client.Update(ctx, o, client.DryRunAll)
+	}
+}

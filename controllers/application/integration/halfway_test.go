@@ -1,14 +1,13 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
@@ -26,7 +25,7 @@ import (
 // startComponentController runs the real component-controller (its binary,
 // built from controllers/component: Go's internal rule keeps its package out
 // of this one) against the test API server, watching only ns, until the test
-// ends. Its log is shown when the test fails.
+// ends.
 func startComponentController(t *testing.T, ns string) {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "plinth-component-controller")
@@ -42,35 +41,17 @@ func startComponentController(t *testing.T, ns string) {
 	cmd := exec.Command(bin, "--metrics-bind-address=0", "--health-probe-bind-address=0", "--leader-elect=false",
 		"--watch-namespace="+ns, "--platform-namespace="+platformNamespace)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	log := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = log, log
+	// Its log goes to the test's log (shown on failure) until it has stopped.
+	logDone := &atomic.Bool{}
+	cmd.Stdout, cmd.Stderr = testWriter{t, logDone}, testWriter{t, logDone}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("component-controller log:\n%s", log.String())
-		}
+		logDone.Store(true)
 	})
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // playWorkloadSetController reports every member of the WorkloadSet's
@@ -137,14 +118,8 @@ func TestHalfWayComponentKeepsApplicationUpdating(t *testing.T) {
 	observed := comp.Status.ObservedGeneration
 	cpuBefore := workloadSetCPU(t, ns, wsName)
 
-	remove, err := env.Deny(ctx(t), ns, plinthv1.GroupVersion.Group, "workloadsets", []admissionv1.OperationType{admissionv1.Create, admissionv1.Update}, func(ctx context.Context) error {
-		ws := &plinthv1.WorkloadSet{}
-		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: wsName}, ws); err != nil {
-			return err
-		}
-		metav1.SetMetaDataLabel(&ws.ObjectMeta, "probe", "x")
-		return env.Client.Update(ctx, ws, client.DryRunAll)
-	})
+	remove, err := env.Deny(ctx(t), ns, plinthv1.GroupVersion.Group, "workloadsets", []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
+		env.UpdateProbe(&plinthv1.WorkloadSet{}, client.ObjectKey{Namespace: ns, Name: wsName}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package component_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -39,14 +38,8 @@ func TestHalfWayPassKeepsObservedGeneration(t *testing.T) {
 	})
 	observed := c.Status.ObservedGeneration
 
-	remove, err := env.Deny(ctxT(t), ns, plinthv1.GroupVersion.Group, "workloadsets", []admissionv1.OperationType{admissionv1.Create, admissionv1.Update}, func(ctx context.Context) error {
-		ws := &plinthv1.WorkloadSet{}
-		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: wsName}, ws); err != nil {
-			return err
-		}
-		metav1.SetMetaDataLabel(&ws.ObjectMeta, "probe", "x")
-		return env.Client.Update(ctx, ws, client.DryRunAll)
-	})
+	remove, err := env.Deny(ctxT(t), ns, plinthv1.GroupVersion.Group, "workloadsets", []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
+		env.UpdateProbe(&plinthv1.WorkloadSet{}, client.ObjectKey{Namespace: ns, Name: wsName}))
 	if err != nil {
 		t.Fatal(err)
 	}
