@@ -95,11 +95,8 @@ func (h *harness) startController(tune func(o *ctrlmanager.Options, cfg *Options
 		cfg.Controller = m.ControllerOptions()
 		return Setup(ctx, m, cfg)
 	})
-	return func() {
-		if err := m.Stop(); err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	}
+	// StartManager's cleanup reports the manager's error.
+	return func() { _ = m.Stop() }
 }
 
 // eventually polls cond until it returns true, failing with its last message.
