@@ -59,7 +59,7 @@ func TestEventsForScaleAndRollout(t *testing.T) {
 	}
 	waitPhase(t, ns, app.Name, plinthv1.ApplicationRunning, 5*time.Minute)
 	comp := naming.Component(app.Name, "redis")
-	ws := naming.WorkloadSet(comp, 0)
+	ws := naming.WorkloadSet(comp, -1) // one unsharded WorkloadSet
 
 	patchApp(t, ns, app.Name, func(a *plinthv1.Application) { a.Spec.Components[0].Replicas = ptr(int32(3)) })
 	describeShows(t, ns, "applications.plinth.io", app.Name, map[string]string{
