@@ -261,6 +261,8 @@ func (r *Reconciler) runAction(ctx context.Context, comp *plinthv1.Component, op
 	}
 	log := r.log(ctx).WithValues("operation", op)
 	secrets, err := r.credentialValues(ctx, comp)
+	// The e2e leader-kill tests wait for this line to kill the leader mid-action.
+	log.Info("running the "+what+" action", "pod", call.pod.Name)
 	runner := agentrun.Runner{Agents: r.Agents}
 	_, err = runner.Run(ctrl.LoggerInto(ctx, log), agentrun.Call{
 		Pod: call.pod, Action: call.action, Params: call.params,
