@@ -409,6 +409,9 @@ const (
 	StepResource = "resource"
 	StepGRPC     = "grpc"
 	StepWait     = "wait"
+	// StepSwitchover moves the writable role of a component's WorkloadSets
+	// to a replica through the WorkloadSet's own switchover actions.
+	StepSwitchover = "switchover"
 )
 
 // Step is one step; exactly the block matching Type is set. Every string in
@@ -423,6 +426,8 @@ type Step struct {
 	Resource *ResourceStep `json:"resource,omitempty"`
 	GRPC     *GRPCStep     `json:"grpc,omitempty"`
 	Wait     *WaitStep     `json:"wait,omitempty"`
+	// Switchover is the block of a switchover step.
+	Switchover *SwitchoverOp `json:"switchover,omitempty"`
 }
 
 // PatchStep merges a patch into a plinth resource.
@@ -430,7 +435,11 @@ type PatchStep struct {
 	// Kind is Application, Component or WorkloadSet.
 	Kind string `json:"kind"`
 	Name string `json:"name"`
-	// Merge is a YAML merge patch.
+	// Merge is a YAML merge patch with keyed lists: a list item that is a
+	// mapping with a "name" is merged into the object's item of that name
+	// (other items and the item's other fields stay as they are); every
+	// field the patch does not name stays as it is. The operation-controller
+	// sends it as a JSON patch guarded by a test of each named item's index.
 	Merge string `json:"merge"`
 }
 
@@ -470,19 +479,48 @@ type GRPCStep struct {
 	Policy string `json:"policy"`
 }
 
-// Selector picks pods of a component, optionally by role.
+// Selector picks pods of a component, optionally by role. The pods are
+// chosen when the step starts (from the WorkloadSets' members) and recorded
+// in the Operation's status; replicas come before the writable role's pod.
 type Selector struct {
 	Component string `json:"component"`
-	Role      string `json:"role,omitempty"`
+	// Role is a role of the component (as the status agents report it).
+	Role string `json:"role,omitempty"`
+	// Exclude names earlier steps of the same template: pods they called
+	// are not chosen again (Restart: the replicas, a switchover, then the
+	// pod that was the primary).
+	Exclude []string `json:"exclude,omitempty"`
 }
 
-// WaitStep waits until a plinth resource has a condition.
+// WaitStep waits until a plinth resource (Application, Component,
+// WorkloadSet, Backup) has a condition, or a phase, at its current
+// generation: a condition or phase written for an older generation does not
+// count, so a wait after a patch never sees the state from before it.
+// Exactly one of Condition and Phase is set; the condition must be one the
+// platform sets on that kind (v1alpha1.WaitableConditions), the phase one of
+// the kind's phases (v1alpha1.WaitablePhases).
 type WaitStep struct {
 	Kind      string `json:"kind"`
 	Name      string `json:"name"`
-	Condition string `json:"condition"`
+	Condition string `json:"condition,omitempty"`
 	// Status is "True" (default), "False" or "Unknown".
 	Status string `json:"status,omitempty"`
+	// Reason, optional, must match the condition's reason too.
+	Reason string `json:"reason,omitempty"`
+	// Phase waits for status.phase instead of a condition.
+	Phase string `json:"phase,omitempty"`
+}
+
+// SwitchoverOp moves the writable role of a component to a replica by
+// running the WorkloadSet's switchover actions (the plugin's component
+// switchover), then waits until the designation has followed. With one
+// member, or when the candidate already holds the role, it does nothing.
+type SwitchoverOp struct {
+	Component string `json:"component"`
+	// Candidate is the pod to promote; empty picks the most advanced
+	// healthy replica of each WorkloadSet (every shard of a sharded
+	// component).
+	Candidate string `json:"candidate,omitempty"`
 }
 
 // Output choices of an action.

@@ -84,3 +84,23 @@ const (
 	// ReasonResharding: the Component is not Ready while it reshards.
 	ReasonResharding = "Resharding"
 )
+
+// WaitableConditions are the condition types the platform sets, by kind:
+// an operation template's wait step may only name these (plugin lint
+// refuses others).
+var WaitableConditions = map[string][]string{
+	"Application": {ConditionReady, ConditionValid, ConditionProgressing},
+	"Component":   {ConditionReady, ConditionBootstrapped, ConditionResharding},
+	"WorkloadSet": {ConditionReady, ConditionProgressing, ConditionVolumeExpansion},
+	"Backup":      {ConditionSucceeded},
+}
+
+// WaitablePhases are the phases a wait step may name, by kind.
+var WaitablePhases = map[string][]string{
+	"Application": {string(ApplicationCreating), string(ApplicationRunning), string(ApplicationUpdating), string(ApplicationStopping), string(ApplicationStopped), string(ApplicationFailed), string(ApplicationAbnormal)},
+	"Component":   componentPhases,
+	"WorkloadSet": componentPhases,
+	"Backup":      {string(BackupPending), string(BackupRunning), string(BackupCompleted), string(BackupFailed)},
+}
+
+var componentPhases = []string{string(ComponentCreating), string(ComponentRunning), string(ComponentUpdating), string(ComponentStopping), string(ComponentStopped), string(ComponentFailed), string(ComponentAbnormal)}
