@@ -53,6 +53,12 @@ const (
 	ReasonExpansionPending   = "ExpansionPending"
 	ReasonExpansionRefused   = "ExpansionRefused"
 	ReasonStepFailed         = "StepFailed"
+	// ReasonQueued: an Operation waits for others on its target.
+	ReasonQueued = "Queued"
+	// ReasonRunning: an Operation runs its steps.
+	ReasonRunning = "Running"
+	// ReasonDryRun: a dry-run Operation recorded its plan and changed nothing.
+	ReasonDryRun             = "DryRun"
 	ReasonTimedOut           = "TimedOut"
 	ReasonCancelled          = "Cancelled"
 	ReasonCompleted          = "Completed"

@@ -28,6 +28,15 @@ const (
 	// EventReasonSpecRefused (Warning): the spec cannot be acted on; the
 	// note says why.
 	EventReasonSpecRefused = "SpecRefused"
+	// EventReasonOperationStarted, ...Succeeded, ...Failed (Warning) and
+	// ...Cancelled are recorded on an Operation and on its target
+	// Application; EventReasonOperationStep on the Operation for each step
+	// that finished.
+	EventReasonOperationStarted   = "OperationStarted"
+	EventReasonOperationSucceeded = "OperationSucceeded"
+	EventReasonOperationFailed    = "OperationFailed"
+	EventReasonOperationCancelled = "OperationCancelled"
+	EventReasonOperationStep      = "OperationStep"
 )
 
 // Event actions: what the controller did (events.k8s.io/v1 requires one).

@@ -47,7 +47,7 @@ type TargetReference struct {
 
 // OperationSpec asks for one day-2 action. It cannot be changed once created,
 // except to cancel it.
-// +kubebuilder:validation:XValidation:rule="self.targetRef == oldSelf.targetRef && self.templateRef == oldSelf.templateRef && ((!has(self.parameters) && !has(oldSelf.parameters)) || (has(self.parameters) && has(oldSelf.parameters) && self.parameters == oldSelf.parameters))",message="an Operation cannot be changed once created (only spec.cancel can be set): create a new Operation instead"
+// +kubebuilder:validation:XValidation:rule="self.targetRef == oldSelf.targetRef && self.templateRef == oldSelf.templateRef && ((!has(self.parameters) && !has(oldSelf.parameters)) || (has(self.parameters) && has(oldSelf.parameters) && self.parameters == oldSelf.parameters)) && (has(self.dryRun) ? self.dryRun : false) == (has(oldSelf.dryRun) ? oldSelf.dryRun : false)",message="an Operation cannot be changed once created (only spec.cancel can be set): create a new Operation instead"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.cancel) || !oldSelf.cancel || (has(self.cancel) && self.cancel)",message="a cancelled Operation cannot be un-cancelled"
 type OperationSpec struct {
 	// TargetRef is the object to act on (usually an Application).
@@ -80,6 +80,38 @@ type OperationSpec struct {
 	// interrupted where the step type allows it. Ends as Cancelled.
 	// +optional
 	Cancel bool `json:"cancel,omitempty"`
+	// DryRun records the plan (each step rendered, the pods each step would
+	// call, in order) in the status and changes nothing; the Operation ends
+	// Succeeded with reason DryRun.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
+}
+
+// StepTarget is one pod (or WorkloadSet) a step acts on. It is recorded
+// before the step calls it, so a resumed step knows what it has done.
+type StepTarget struct {
+	// Name of the pod (grpc steps) or WorkloadSet (switchover steps).
+	Name string `json:"name"`
+	// +optional
+	Phase StepPhase `json:"phase,omitempty"`
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// Baseline is what the step read before its call, to tell after a
+	// controller restart whether the call happened: procmgr's restart count
+	// before a Restart; the candidate pod of a switchover is in Message.
+	// +optional
+	Baseline int64 `json:"baseline,omitempty"`
+	// Detail is what the target is about: the switchover candidate, the
+	// procmgr PID before a Restart.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Detail string `json:"detail,omitempty"`
+	// Message says what happened (never a secret).
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // StepStatus records one step.
@@ -102,6 +134,12 @@ type StepStatus struct {
 	// +kubebuilder:validation:MaxLength=2048
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Targets are the pods (or WorkloadSets) the step acts on, in the order
+	// it calls them, chosen when the step starts.
+	// +kubebuilder:validation:MaxItems=256
+	// +listType=atomic
+	// +optional
+	Targets []StepTarget `json:"targets,omitempty"`
 }
 
 // OperationStatus is the audit record of an Operation.
@@ -115,8 +153,19 @@ type OperationStatus struct {
 	// +optional
 	CurrentStep int32 `json:"currentStep,omitempty"`
 	// Steps, one record per template step.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
 	// +optional
 	Steps []StepStatus `json:"steps,omitempty"`
+	// QueuePosition is how many Operations on the same target run or wait
+	// before this one (0 once it runs).
+	// +optional
+	QueuePosition int32 `json:"queuePosition,omitempty"`
+	// PluginVersion is the plugin version whose template the Operation runs,
+	// fixed when it starts (an upgrade during the Operation does not change
+	// its steps).
+	// +optional
+	PluginVersion string `json:"pluginVersion,omitempty"`
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`
 	// +optional
@@ -138,6 +187,7 @@ type OperationStatus struct {
 // +kubebuilder:printcolumn:name="Template",type=string,JSONPath=`.spec.templateRef`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Step",type=integer,JSONPath=`.status.currentStep`
+// +kubebuilder:printcolumn:name="Queue",type=integer,JSONPath=`.status.queuePosition`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // Operation is the one entry point and audit record of a day-2 action.

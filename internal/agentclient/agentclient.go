@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	agentv1 "github.com/plinth-io/plinth/proto/gen/agent/v1"
+	procmgrv1 "github.com/plinth-io/plinth/proto/gen/procmgr/v1"
 
 	"github.com/plinth-io/plinth/internal/naming"
 	"github.com/plinth-io/plinth/internal/pki"
@@ -59,6 +60,9 @@ type Client struct {
 	Reader client.Reader
 	// Resolve gives the address to dial; nil means DNS.
 	Resolve Resolver
+	// ResolveProcmgr gives the address of a pod's procmgr; nil means the
+	// pod's DNS name on ProcmgrPort.
+	ResolveProcmgr Resolver
 }
 
 // Execute runs req on pod's ops agent. A non-zero exit code is a normal
@@ -119,4 +123,33 @@ func (c *Client) tlsConfig(ctx context.Context, pod Pod) (*tls.Config, error) {
 		RootCAs:      pool,
 		ServerName:   pod.DNSName(),
 	}, nil
+}
+
+// ProcmgrPort is procmgr's mutual-TLS port (plinth-procmgr --grpc-address).
+// It serves the same certificate as the ops agent (the pod's agent TLS
+// Secret), so the same client certificate and server name verify it.
+const ProcmgrPort = 9440
+
+// Procmgr dials pod's procmgr: the returned client is valid until close is
+// called. The address is the pod's stable DNS name on ProcmgrPort, or
+// ResolveProcmgr's.
+func (c *Client) Procmgr(ctx context.Context, pod Pod) (procmgrv1.ProcessManagerServiceClient, func(), error) {
+	if err := pod.validate(); err != nil {
+		return nil, nil, err
+	}
+	cfg, err := c.tlsConfig(ctx, pod)
+	if err != nil {
+		return nil, nil, err
+	}
+	addr := net.JoinHostPort(pod.DNSName(), strconv.Itoa(ProcmgrPort))
+	if c.ResolveProcmgr != nil {
+		if addr, err = c.ResolveProcmgr(ctx, pod); err != nil {
+			return nil, nil, fmt.Errorf("agentclient: resolving the procmgr of pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		}
+	}
+	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("agentclient: procmgr of pod %s/%s at %s: %w", pod.Namespace, pod.Name, addr, err)
+	}
+	return procmgrv1.NewProcessManagerServiceClient(conn), func() { _ = conn.Close() }, nil
 }

@@ -2,7 +2,6 @@ package workloadset
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -10,20 +9,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
-	ctrl "sigs.k8s.io/controller-runtime"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/internal/agentclient"
 	"github.com/plinth-io/plinth/internal/agentrun"
+	"github.com/plinth-io/plinth/internal/switchover"
 )
 
 // switchoverSettle is how long the roles may take to follow an issued
 // switchover before it is issued again.
 const switchoverSettle = 30 * time.Second
-
-// switchoverCallTimeout bounds each switchover action (the agent kills it
-// then); the reconcile deadline bounds it too.
-const switchoverCallTimeout = 30 * time.Second
 
 // AgentSwitchover runs a WorkloadSet's spec.switchover actions through the
 // pods' ops agents (agentrun: mutual TLS, a timeout per call, output
@@ -61,34 +56,8 @@ func (a *AgentSwitchover) Prepare(ctx context.Context, ws *plinthv1.WorkloadSet,
 	if pending && now.Sub(last) < switchoverSettle {
 		return false, nil
 	}
-	host := func(name string) string { return fmt.Sprintf("%s.%s.%s.svc", name, ws.Spec.ServiceName, ws.Namespace) }
-	values := map[string]string{
-		plinthv1.SwitchoverCandidate:     candidate,
-		plinthv1.SwitchoverCandidateHost: host(candidate),
-		plinthv1.SwitchoverPrimary:       pod.Name,
-		plinthv1.SwitchoverPrimaryHost:   host(pod.Name),
-	}
-	log := ctrl.LoggerFrom(ctx)
-	runner := agentrun.Runner{Agents: a.Agents}
-	for _, st := range ws.Spec.Switchover {
-		target := pod.Name
-		if st.Target == plinthv1.SwitchoverOnCandidate {
-			target = candidate
-		}
-		params := map[string]string{}
-		for _, p := range st.Parameters {
-			if v, ok := values[p]; ok {
-				params[p] = v
-			}
-		}
-		log.Info("switching over: running an action through the ops agent", "action", st.Action, "pod", target, "from", pod.Name, "to", candidate)
-		_, err := runner.Run(ctx, agentrun.Call{
-			Pod:    agentclient.Pod{Namespace: ws.Namespace, Name: target, Service: ws.Spec.ServiceName, Application: ws.Labels[plinthv1.LabelApplication]},
-			Action: st.Action, Params: params, Timeout: switchoverCallTimeout,
-		})
-		if err != nil {
-			return false, err
-		}
+	if err := switchover.Issue(ctx, agentrun.Runner{Agents: a.Agents}, ws, pod.Name, candidate); err != nil {
+		return false, err
 	}
 	if a.Recorder != nil {
 		a.Recorder.Eventf(ws, nil, corev1.EventTypeNormal, plinthv1.EventReasonSwitchoverIssued, plinthv1.EventActionSwitchover,
