@@ -206,7 +206,13 @@ func (r *Reconciler) fail(s *scope, reason, format string, args ...any) (skeleto
 	conditions.MarkFalse(&st.Conditions, s.op.Generation, plinthv1.ConditionSucceeded, reason, truncate(msg, 32768))
 	r.event(s, corev1.EventTypeWarning, plinthv1.EventReasonOperationFailed, "Fail", "%s failed: %s", s.op.Spec.TemplateRef, truncate(msg, 512))
 	s.log.Info("the Operation failed", "template", s.op.Spec.TemplateRef, "reason", reason, "message", msg)
-	return skeleton.StopJudged(), nil
+	return finishedPass(), nil
+}
+
+// finishedPass ends the pass that finished the Operation; the next one
+// (after its status is written) applies retention.
+func finishedPass() skeleton.Result {
+	return skeleton.Result{Stop: true, Judged: true, RequeueAfter: nextStep}
 }
 
 // skipRest marks every step not run yet Skipped.
@@ -226,7 +232,7 @@ func (r *Reconciler) finishSucceeded(s *scope, msg string) (skeleton.Result, err
 	conditions.MarkTrue(&st.Conditions, s.op.Generation, plinthv1.ConditionSucceeded, plinthv1.ReasonCompleted, msg)
 	r.event(s, corev1.EventTypeNormal, plinthv1.EventReasonOperationSucceeded, "Complete", "%s succeeded: %s", s.op.Spec.TemplateRef, msg)
 	s.log.Info("the Operation succeeded", "template", s.op.Spec.TemplateRef, "took", s.now.Sub(startTime(s.op)).String())
-	return skeleton.StopJudged(), nil
+	return finishedPass(), nil
 }
 
 func startTime(op *plinthv1.Operation) time.Time {
@@ -241,8 +247,12 @@ func (r *Reconciler) event(s *scope, typ, reason, action, format string, args ..
 	if r.recorder == nil {
 		return
 	}
+	if s.app == nil {
+		r.recorder.Eventf(s.op, nil, typ, reason, action, format, args...)
+		return
+	}
 	r.recorder.Eventf(s.op, s.app, typ, reason, action, format, args...)
-	if s.app != nil {
+	{
 		r.recorder.Eventf(s.app, s.op, typ, reason, action, "Operation %s: "+format, append([]any{s.op.Name}, args...)...)
 	}
 }
@@ -295,7 +305,7 @@ func (r *Reconciler) start(ctx context.Context, s *scope) (skeleton.Result, erro
 		st.Phase, st.CompletionTime = plinthv1.OperationSucceeded, &now
 		conditions.MarkTrue(&st.Conditions, s.op.Generation, plinthv1.ConditionSucceeded, plinthv1.ReasonDryRun, "dry run: the plan is in status.steps; nothing was changed")
 		r.event(s, corev1.EventTypeNormal, plinthv1.EventReasonOperationSucceeded, "Plan", "%s dry run: %d steps planned, nothing changed", s.op.Spec.TemplateRef, len(st.Steps))
-		return skeleton.StopJudged(), nil
+		return finishedPass(), nil
 	}
 	st.Phase = plinthv1.OperationRunning
 	conditions.MarkUnknown(&st.Conditions, s.op.Generation, plinthv1.ConditionSucceeded, plinthv1.ReasonRunning, "running")
@@ -328,7 +338,7 @@ func (r *Reconciler) cancel(_ context.Context, s *scope) (skeleton.Result, error
 	msg := fmt.Sprintf("cancelled after %d of %d steps", done, len(st.Steps))
 	conditions.MarkFalse(&st.Conditions, s.op.Generation, plinthv1.ConditionSucceeded, plinthv1.ReasonCancelled, msg)
 	r.event(s, corev1.EventTypeNormal, plinthv1.EventReasonOperationCancelled, "Cancel", "%s %s", s.op.Spec.TemplateRef, msg)
-	return skeleton.StopJudged(), nil
+	return finishedPass(), nil
 }
 
 // deadline fails an Operation past its timeout (spec.timeoutSeconds, else
