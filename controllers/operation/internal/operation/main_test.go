@@ -196,7 +196,7 @@ func sentinelApp(t *testing.T, ns, name, version string) *plinthv1.Application {
 			Plugin: "redis", PluginVersion: version, Version: "7.2", Topology: "sentinel",
 			Components: []plinthv1.ApplicationComponent{
 				{Name: "redis", Replicas: &three, Storage: &plinthv1.StorageSpec{Size: resource.MustParse("1Gi")},
-					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")}},
+					Resources:  corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")}},
 					Parameters: map[string]string{"maxmemory": "0"}},
 				{Name: "sentinel", Replicas: &three,
 					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m")}}},
