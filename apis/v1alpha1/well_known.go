@@ -53,6 +53,11 @@ const (
 	// they server-side apply: a hash of the object as they last wanted it,
 	// so that a reconcile that wants nothing new skips the apply.
 	AnnotationDesiredHash = "plinth.io/desired-hash"
+	// AnnotationRequestedBy is set on every Operation by the API server
+	// itself (the MutatingAdmissionPolicy in
+	// deploy/kustomize/base/admission): the name of the user who created
+	// it. It cannot be changed afterwards.
+	AnnotationRequestedBy = "plinth.io/requested-by"
 )
 
 // Finalizers Plinth places. Each is removed by its controller once the work it
