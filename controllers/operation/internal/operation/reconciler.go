@@ -309,6 +309,9 @@ func (r *Reconciler) start(ctx context.Context, s *scope) (skeleton.Result, erro
 	}
 	st.Phase = plinthv1.OperationRunning
 	conditions.MarkUnknown(&st.Conditions, s.op.Generation, plinthv1.ConditionSucceeded, plinthv1.ReasonRunning, "running")
+	// The first step is marked Running in the same write: it runs in the
+	// next pass, after this is persisted.
+	beginNext(s)
 	r.event(s, corev1.EventTypeNormal, plinthv1.EventReasonOperationStarted, "Start", "%s started (plugin %s %s, %d steps)", s.op.Spec.TemplateRef, s.pv.Name(), s.pv.Version(), len(st.Steps))
 	s.log.Info("starting the Operation", "template", s.op.Spec.TemplateRef, "steps", len(st.Steps), "pluginVersion", s.pv.Version())
 	return skeleton.StopWaiting(nextStep), nil

@@ -41,8 +41,7 @@ func (r *Reconciler) step(ctx context.Context, s *scope) (skeleton.Result, error
 	}
 	now := metav1.NewTime(s.now)
 	if rec.Phase != plinthv1.StepRunning {
-		rec.Phase, rec.StartTime, rec.Attempts = plinthv1.StepRunning, &now, rec.Attempts+1
-		s.log.Info("running a step", "step", step.Name, "type", step.Type, "index", i)
+		beginNext(s)
 		return skeleton.StopWaiting(nextStep), nil
 	}
 	if limit, err := time.ParseDuration(step.Timeout); err == nil && limit > 0 && rec.StartTime != nil && s.now.Sub(rec.StartTime.Time) > limit {
@@ -65,7 +64,33 @@ func (r *Reconciler) step(ctx context.Context, s *scope) (skeleton.Result, error
 	if r.recorder != nil && s.app != nil {
 		r.recorder.Eventf(s.op, s.app, corev1.EventTypeNormal, plinthv1.EventReasonOperationStep, "Step", "step %s (%s) succeeded: %s", step.Name, step.Type, truncate(rec.Message, 512))
 	}
+	// The next step is marked Running in the same write as this one's
+	// end: it runs in the next pass, after this is persisted.
+	beginNext(s)
 	return skeleton.StopWaiting(nextStep), nil
+}
+
+// beginNext moves status.currentStep past finished and skipped steps and
+// marks the step it lands on Running (start time, one more attempt). The
+// caller's status write persists it before the step runs, in a later pass.
+func beginNext(s *scope) {
+	st := &s.op.Status
+	for int(st.CurrentStep) < len(st.Steps) {
+		if p := st.Steps[st.CurrentStep].Phase; p != plinthv1.StepSucceeded && p != plinthv1.StepSkipped {
+			break
+		}
+		st.CurrentStep++
+	}
+	if int(st.CurrentStep) >= len(st.Steps) {
+		return
+	}
+	rec := &st.Steps[st.CurrentStep]
+	if rec.Phase == plinthv1.StepRunning {
+		return
+	}
+	now := metav1.NewTime(s.now)
+	rec.Phase, rec.StartTime, rec.Attempts = plinthv1.StepRunning, &now, rec.Attempts+1
+	s.log.Info("running a step", "step", rec.Name, "type", rec.Type, "index", st.CurrentStep)
 }
 
 // failStep fails the running step and the Operation.
