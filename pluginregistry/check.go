@@ -1,7 +1,9 @@
 package pluginregistry
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"cuelang.org/go/cue"
 	"github.com/Masterminds/semver/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
+	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
@@ -21,6 +24,9 @@ type checker struct {
 	docs map[Part]*document
 	ctx  *cue.Context
 	p    *problems
+	// unrunnable collects, by template, the problems that keep an operation
+	// template from running (PluginVersion.Unrunnable).
+	unrunnable map[string]*problems
 }
 
 func newChecker(pv *PluginVersion, docs map[Part]*document, ctx *cue.Context, p *problems) *checker {
@@ -33,6 +39,23 @@ func (c *checker) run() {
 	c.podTemplates()
 	c.params()
 	c.operations()
+	for name, p := range c.unrunnable {
+		if c.pv.Unrunnable == nil {
+			c.pv.Unrunnable = map[string][]FieldError{}
+		}
+		c.pv.Unrunnable[name] = p.sorted()
+	}
+}
+
+// cannotRun records why operation template t cannot run.
+func (c *checker) cannotRun(t OperationTemplate, path, format string, args ...any) {
+	if c.unrunnable == nil {
+		c.unrunnable = map[string]*problems{}
+	}
+	if c.unrunnable[t.Name] == nil {
+		c.unrunnable[t.Name] = &problems{}
+	}
+	c.unrunnable[t.Name].add(c.docs[PartOperations], path, "template "+t.Name+" cannot run: "+format, args...)
 }
 
 func (c *checker) add(part Part, path, format string, args ...any) {
@@ -526,14 +549,14 @@ func (c *checker) operations() {
 				c.add(PartOperations, sp+".name", "step %q appears twice in %s: step names must be unique (they key the Operation's status)", st.Name, t.Name)
 			}
 			steps[st.Name] = true
-			c.checkStep(sp, st, t)
+			c.checkStep(sp, st, t, t.Steps[:j])
 		}
 	}
 }
 
-func (c *checker) checkStep(path string, st Step, t OperationTemplate) {
+func (c *checker) checkStep(path string, st Step, t OperationTemplate, earlier []Step) {
 	c.checkDuration(PartOperations, path+".timeout", st.Timeout)
-	blocks := map[string]bool{StepPatch: st.Patch != nil, StepResource: st.Resource != nil, StepGRPC: st.GRPC != nil, StepWait: st.Wait != nil}
+	blocks := map[string]bool{StepPatch: st.Patch != nil, StepResource: st.Resource != nil, StepGRPC: st.GRPC != nil, StepWait: st.Wait != nil, StepSwitchover: st.Switchover != nil}
 	for typ, set := range blocks {
 		if typ == st.Type && !set {
 			c.add(PartOperations, path, "a %s step needs a %s block", st.Type, st.Type)
@@ -542,64 +565,220 @@ func (c *checker) checkStep(path string, st Step, t OperationTemplate) {
 			c.add(PartOperations, path+"."+typ, "a %s block in a %s step: a step has only the block of its type", typ, st.Type)
 		}
 	}
-	if g := st.GRPC; g != nil && st.Type == StepGRPC {
-		gp := path + ".grpc"
-		ok := false
-		for _, m := range grpcMethods[g.Target] {
-			ok = ok || m == g.Method
-		}
-		if !ok {
-			c.add(PartOperations, gp+".method", "%s has no method %s: expected one of %s", g.Target, g.Method, strings.Join(grpcMethods[g.Target], ", "))
-		}
-		if g.Target == TargetOpsAgent && g.Method == "Execute" {
-			a := c.pv.Action(g.Action)
-			if a == nil {
-				c.add(PartOperations, gp+".action", "action %q is not declared in this ConfigMap's actions", g.Action)
-			} else {
-				declared := map[string]bool{}
-				for _, p := range a.Parameters {
-					declared[p.Name] = true
-					if _, given := g.Args[p.Name]; p.Required && !given {
-						c.add(PartOperations, gp+".args", "action %s needs the argument %q", a.Name, p.Name)
-					}
-				}
-				for k := range g.Args {
-					if !declared[k] {
-						c.add(PartOperations, joinKey(gp+".args", k), "action %s has no parameter %q", a.Name, k)
-					}
-				}
-			}
-		} else if g.Action != "" || len(g.Args) > 0 {
-			c.add(PartOperations, gp+".action", "action and args are only used with target ops-agent, method Execute")
-		}
-		// The selector names a component (possibly a placeholder).
-		if !strings.Contains(g.Selector.Component, "{{") {
-			def := c.pv.Component(g.Selector.Component)
-			if def == nil {
-				c.add(PartOperations, gp+".selector.component", "unknown component %q", g.Selector.Component)
-			} else if g.Selector.Role != "" && !strings.Contains(g.Selector.Role, "{{") {
-				found := false
-				for _, r := range def.Roles {
-					found = found || r.Name == g.Selector.Role
-				}
-				if !found {
-					c.add(PartOperations, gp+".selector.role", "role %q is not a role of component %s", g.Selector.Role, def.Name)
-				}
-			}
-		}
-	}
-	if st.Type == StepPatch && st.Patch != nil && !strings.Contains(st.Patch.Merge, "{{") {
-		var m map[string]any
-		if err := yaml.Unmarshal([]byte(st.Patch.Merge), &m); err != nil {
-			c.add(PartOperations, path+".patch.merge", "not a YAML mapping: %v", err)
-		}
-	}
-	// Render the step with sample arguments: every placeholder must resolve.
+	// Render the step with sample arguments: every placeholder must resolve,
+	// and the checks below look at what the operation-controller would get.
 	ctx := c.sampleContext("")
 	ctx.Args = sampleArgs(t.Parameters)
-	if _, _, err := renderStep(st, ctx); err != nil {
+	r, _, err := renderStep(st, ctx)
+	if err != nil {
 		c.add(PartOperations, path, "%v", err)
+		return
 	}
+	switch {
+	case st.Type == StepGRPC && st.GRPC != nil:
+		c.checkGRPC(path+".grpc", st.GRPC, r.GRPC, t, earlier)
+	case st.Type == StepPatch && st.Patch != nil:
+		c.checkPatch(path+".patch", r.Patch, t)
+	case st.Type == StepResource && st.Resource != nil:
+		c.checkResource(path+".resource", r.Resource, t)
+	case st.Type == StepWait && st.Wait != nil:
+		c.checkWait(path+".wait", r.Wait, t)
+	case st.Type == StepSwitchover && st.Switchover != nil:
+		c.checkSwitchoverStep(path+".switchover", st.Switchover, r.Switchover, t)
+	}
+}
+
+// stepComponent resolves the component a step names. A literal name must
+// be a component; a placeholder is checked through its sample rendering
+// (the parameter's default) only when that names a component, since a
+// required parameter renders to a sample value. ok is false when there is
+// nothing to check against.
+func (c *checker) stepComponent(path, raw, rendered string) (def *ComponentDef, ok bool) {
+	def = c.pv.Component(rendered)
+	if def == nil && !strings.Contains(raw, "{{") {
+		c.add(PartOperations, path, "unknown component %q: expected one of %s", raw,
+			names(c.pv.Components.Components, func(d ComponentDef) string { return d.Name }))
+	}
+	return def, def != nil
+}
+
+func (c *checker) checkGRPC(path string, g, r *GRPCStep, t OperationTemplate, earlier []Step) {
+	if !slices.Contains(grpcMethods[g.Target], g.Method) {
+		c.add(PartOperations, path+".method", "%s has no method %s: expected one of %s", g.Target, g.Method, strings.Join(grpcMethods[g.Target], ", "))
+	}
+	def, known := c.stepComponent(path+".selector.component", g.Selector.Component, r.Selector.Component)
+	if g.Target == TargetOpsAgent && g.Method == "Execute" {
+		a := c.pv.Action(g.Action)
+		if a == nil {
+			c.add(PartOperations, path+".action", "action %q is not declared in this ConfigMap's actions: expected one of %s", g.Action,
+				names(c.pv.Operations.Actions, func(a Action) string { return a.Name }))
+		} else {
+			declared := map[string]bool{}
+			for _, p := range a.Parameters {
+				declared[p.Name] = true
+				if _, given := g.Args[p.Name]; p.Required && !given {
+					c.add(PartOperations, path+".args", "action %s needs the argument %q", a.Name, p.Name)
+				}
+			}
+			for k := range g.Args {
+				if !declared[k] {
+					c.add(PartOperations, joinKey(path+".args", k), "action %s has no parameter %q", a.Name, k)
+				}
+			}
+			if known && !slices.Contains(def.Actions, a.Name) {
+				c.cannotRun(t, path+".action", "action %q is not among the actions component %s serves (%s): its pods' ops agent would refuse it; add it to the component's actions in ConfigMap %s",
+					a.Name, def.Name, strings.Join(def.Actions, ", "), c.pv.Manifest.Refs.Components)
+			}
+		}
+	} else if g.Action != "" || len(g.Args) > 0 {
+		c.add(PartOperations, path+".action", "action and args are only used with target ops-agent, method Execute")
+	}
+	if known && r.Selector.Role != "" && !slices.ContainsFunc(def.Roles, func(x Role) bool { return x.Name == r.Selector.Role }) {
+		c.add(PartOperations, path+".selector.role", "role %q is not a role of component %s: expected one of %s", r.Selector.Role, def.Name,
+			names(def.Roles, func(r Role) string { return r.Name }))
+	}
+	for i, ex := range r.Selector.Exclude {
+		ep := joinIndex(path+".selector.exclude", i)
+		j := slices.IndexFunc(earlier, func(s Step) bool { return s.Name == ex })
+		switch {
+		case j < 0 && slices.ContainsFunc(t.Steps, func(s Step) bool { return s.Name == ex }):
+			c.cannotRun(t, ep, "step %q comes at or after this step in %s: exclude names earlier steps (whose pods are not chosen again)", ex, t.Name)
+		case j < 0:
+			c.cannotRun(t, ep, "%s has no step %q: exclude names earlier steps of the same template (%s)", t.Name, ex,
+				names(earlier, func(s Step) string { return s.Name }))
+		case earlier[j].Type != StepGRPC && earlier[j].Type != StepSwitchover:
+			c.cannotRun(t, ep, "step %q is a %s step, which calls no pod: exclude names earlier grpc or switchover steps", ex, earlier[j].Type)
+		}
+	}
+}
+
+// checkPatch decodes the rendered merge strictly into the API type of the
+// kind: a field the type does not have is refused with its path (the API
+// server would drop it or refuse the patch).
+func (c *checker) checkPatch(path string, r *PatchStep, t OperationTemplate) {
+	target := patchTargets[r.Kind]
+	if target == nil {
+		return // the schema lists the kinds
+	}
+	raw, err := yaml.YAMLToJSON([]byte(r.Merge))
+	if err == nil {
+		var m map[string]any
+		if err = json.Unmarshal(raw, &m); err == nil && m == nil {
+			err = fmt.Errorf("the merge is empty")
+		}
+	}
+	if err != nil {
+		c.add(PartOperations, path+".merge", "not a YAML mapping: %v", err)
+		return
+	}
+	c.strictDecode(path+".merge", r.Kind, raw, target(), t)
+}
+
+// strictDecode decodes raw into obj (the API type of kind), refusing
+// unknown and duplicate fields, and reports each with its path.
+func (c *checker) strictDecode(path, kind string, raw []byte, obj any, t OperationTemplate) {
+	strict, err := sigsjson.UnmarshalStrict(raw, obj)
+	if err != nil {
+		c.cannotRun(t, path, "does not decode into a %s %s (rendered with sample arguments): %v", apiGroupVersion, kind, err)
+		return
+	}
+	for _, e := range strict {
+		c.cannotRun(t, path, "%s %s has no such field (rendered with sample arguments): %v", apiGroupVersion, kind, e)
+	}
+}
+
+var apiGroupVersion = plinthv1.GroupVersion.String()
+
+// patchTargets are the kinds a patch step may change and their API types.
+var patchTargets = map[string]func() any{
+	"Application": func() any { return &plinthv1.Application{} },
+	"Component":   func() any { return &plinthv1.Component{} },
+	"WorkloadSet": func() any { return &plinthv1.WorkloadSet{} },
+}
+
+// plinthKinds are the API types of the plinth kinds a resource step may
+// apply or delete.
+var plinthKinds = map[string]func() any{
+	"Application":    func() any { return &plinthv1.Application{} },
+	"Component":      func() any { return &plinthv1.Component{} },
+	"WorkloadSet":    func() any { return &plinthv1.WorkloadSet{} },
+	"Operation":      func() any { return &plinthv1.Operation{} },
+	"Backup":         func() any { return &plinthv1.Backup{} },
+	"BackupSchedule": func() any { return &plinthv1.BackupSchedule{} },
+}
+
+// checkResource decodes a rendered manifest of a plinth kind strictly into
+// its API type, like checkPatch: the API server would refuse a field the
+// type does not have.
+func (c *checker) checkResource(path string, r *ResourceStep, t OperationTemplate) {
+	raw, err := yaml.YAMLToJSON([]byte(r.Manifest))
+	if err != nil {
+		c.add(PartOperations, path+".manifest", "not a YAML object: %v", err)
+		return
+	}
+	var head struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil || head.APIVersion == "" || head.Kind == "" {
+		c.add(PartOperations, path+".manifest", "expected one Kubernetes object with apiVersion and kind")
+		return
+	}
+	if head.APIVersion != apiGroupVersion {
+		return
+	}
+	target := plinthKinds[head.Kind]
+	if target == nil {
+		c.cannotRun(t, path+".manifest", "%s has no kind %q: expected one of %s", apiGroupVersion, head.Kind, strings.Join(slices.Sorted(maps.Keys(plinthKinds)), ", "))
+		return
+	}
+	c.strictDecode(path+".manifest", head.Kind, raw, target(), t)
+}
+
+// checkWait: the kind is one a wait step may watch, and the condition (or
+// phase) is one the platform sets on it; waiting for anything else would
+// only end at the step's timeout.
+func (c *checker) checkWait(path string, w *WaitStep, t OperationTemplate) {
+	conds, known := plinthv1.WaitableConditions[w.Kind]
+	if !known {
+		c.cannotRun(t, path+".kind", "kind %q cannot be waited for (condition %q, phase %q): expected one of %s", w.Kind, w.Condition, w.Phase, strings.Join(slices.Sorted(maps.Keys(plinthv1.WaitableConditions)), ", "))
+		return
+	}
+	phases := plinthv1.WaitablePhases[w.Kind]
+	switch {
+	case w.Condition == "" && w.Phase == "":
+		c.cannotRun(t, path, "a wait step needs a condition (%s sets %s) or a phase (%s)", w.Kind, strings.Join(conds, ", "), strings.Join(phases, ", "))
+	case w.Condition != "" && w.Phase != "":
+		c.cannotRun(t, path, "a wait step waits for a condition or a phase, not both (condition %q, phase %q)", w.Condition, w.Phase)
+	case w.Phase != "":
+		if !slices.Contains(phases, w.Phase) {
+			c.cannotRun(t, path+".phase", "%s has no phase %q: expected one of %s", w.Kind, w.Phase, strings.Join(phases, ", "))
+		}
+		if w.Status != "" || w.Reason != "" {
+			c.cannotRun(t, path, "status and reason go with a condition, not with a phase")
+		}
+	default:
+		if !slices.Contains(conds, w.Condition) {
+			c.cannotRun(t, path+".condition", "the platform never sets condition %q on %s objects: expected one of %s (or wait for a phase: %s)", w.Condition, w.Kind, strings.Join(conds, ", "), strings.Join(phases, ", "))
+		}
+	}
+}
+
+// checkSwitchoverStep: the component declares switchover actions in at
+// least one topology (elsewhere the step has nothing to run).
+func (c *checker) checkSwitchoverStep(path string, s, r *SwitchoverOp, t OperationTemplate) {
+	def, known := c.stepComponent(path+".component", s.Component, r.Component)
+	if !known {
+		return
+	}
+	for _, t := range c.pv.Components.Topologies {
+		for _, tc := range t.Components {
+			if tc.Name == def.Name && len(tc.Switchover) > 0 {
+				return
+			}
+		}
+	}
+	c.cannotRun(t, path+".component", "component %s declares no switchover actions in any topology (components.yaml, topologies[].components[].switchover): a switchover step has nothing to run", def.Name)
 }
 
 // renderPerTopology calls render with the component's sample context once
@@ -697,5 +876,3 @@ func names[T any](items []T, name func(T) string) string {
 	}
 	return strings.Join(out, ", ")
 }
-
-var _ = fmt.Sprintf

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -197,6 +199,23 @@ func Discover(dir, namespace string) ([]*Source, error) {
 type LintResult struct {
 	Source *Source
 	Err    error
+	// Warnings are the problems of operation templates that cannot run in a
+	// version published before the operations contract (publishedBeforeContract):
+	// it stays served, and RenderOperation refuses those templates.
+	Warnings []FieldError
+}
+
+// publishedBeforeContract are the content hashes of the plugin versions
+// that were published before the operations contract (switchover steps,
+// waits on the conditions and phases the platform sets, strictly typed
+// patches). They are immutable, so their templates that break the contract
+// are reported as warnings by lint instead of failing it; every other
+// version must have none.
+var publishedBeforeContract = map[string]string{
+	"redis/v1.0.0":      "sha256:bce21fddea9ec02100c75b42c628e087209eb9cc176d3a40643c37895ef4aae1",
+	"redis/v1.1.0":      "sha256:3bc4cf87c940f39440ad93ed1d1fc42ec79b43a4b085a158115b689fc36eff70",
+	"postgresql/v1.0.0": "sha256:be92510fa56323fb266a37a3d06e03734840d1325964521cdc187ac1d7eb9858",
+	"postgresql/v1.1.0": "sha256:0c913b4413384ee607c4ac41de79e0dfad8138059ad5589171a29a5d3f39a9ad",
 }
 
 // Lint builds every source and refuses a plugin version defined twice with
@@ -205,11 +224,25 @@ func Lint(sources []*Source) []LintResult {
 	var out []LintResult
 	first := map[string]*Source{}
 	for _, s := range sources {
-		_, err := Build(s.Plugin, s.Version, s.ConfigMaps)
+		var warnings []FieldError
+		key := s.Plugin + "/" + s.Version
+		pv, err := Build(s.Plugin, s.Version, s.ConfigMaps)
 		if err == nil {
 			err = checkDeclaredHash(s.ConfigMaps)
 		}
-		key := s.Plugin + "/" + s.Version
+		if err == nil && len(pv.Unrunnable) > 0 {
+			var all problems
+			for _, name := range slices.Sorted(maps.Keys(pv.Unrunnable)) {
+				for _, fe := range pv.Unrunnable[name] {
+					all.addError(fe)
+				}
+			}
+			if publishedBeforeContract[key] == pv.Hash {
+				warnings = all.sorted()
+			} else {
+				err = invalid(s.Plugin, s.Version, &all)
+			}
+		}
 		if prev := first[key]; prev != nil {
 			if h1, h2 := ContentHash(prev.ConfigMaps), ContentHash(s.ConfigMaps); h1 != h2 {
 				dup := fmt.Errorf("plugin %s version %s is defined twice with different content (%s in %s, %s in %s): versions are immutable, publish the change as a new version",
@@ -219,7 +252,7 @@ func Lint(sources []*Source) []LintResult {
 		} else {
 			first[key] = s
 		}
-		out = append(out, LintResult{Source: s, Err: err})
+		out = append(out, LintResult{Source: s, Err: err, Warnings: warnings})
 	}
 	return out
 }

@@ -17,10 +17,48 @@ func TestShippedPluginsLint(t *testing.T) {
 	if err := plugincli.Lint(&out, []string{"../plugins"}); err != nil {
 		t.Fatalf("lint of the shipped plugins failed: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"ok   redis v1.0.0", "ok   redis v1.1.0", "ok   postgresql v1.0.0", "ok   postgresql v1.1.0"} {
+	for _, want := range []string{"ok   redis v1.0.0", "ok   redis v1.1.0", "ok   postgresql v1.0.0", "ok   postgresql v1.1.0",
+		"ok   redis v1.2.0", "ok   postgresql v1.2.0"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("lint output lacks %q:\n%s", want, out.String())
 		}
+	}
+	// Only the versions published before the operations contract may
+	// carry warnings.
+	lines := strings.Split(out.String(), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "ok   ") && strings.Contains(l, "v1.2.0") && i+1 < len(lines) && strings.HasPrefix(lines[i+1], " ") {
+			t.Errorf("%s has warnings: %s", l, lines[i+1])
+		}
+	}
+}
+
+// The operations contract: v1.2.0 has the 12 lifecycle templates (and
+// Backup), all runnable; a template of a version published before the
+// contract that breaks it is refused when rendered, while the version is
+// served and its UpgradeApp still runs (the way out).
+func TestOperationTemplatesRunnable(t *testing.T) {
+	lifecycle := []string{"Create", "Delete", "VerticalScaleResource", "VerticalScaleVolume", "HorizontalScale",
+		"Stop", "Start", "Restart", "Reload", "Failover", "UpgradeApp", "UpgradePaaS", "Backup"}
+	for _, plugin := range []string{"redis", "postgresql"} {
+		pv := load(t, "../plugins/"+plugin+"/v1.2.0")
+		if len(pv.Unrunnable) > 0 {
+			t.Errorf("%s v1.2.0 has templates that cannot run: %v", plugin, pv.Unrunnable)
+		}
+		for _, name := range lifecycle {
+			if pv.OperationTemplate(name) == nil {
+				t.Errorf("%s v1.2.0 has no %s template", plugin, name)
+			}
+		}
+	}
+	old := load(t, "../plugins/redis/v1.0.0")
+	_, err := pluginregistry.RenderOperation(old, "Stop", nil, sampleContext())
+	if err == nil || !strings.Contains(err.Error(), `operation template Stop breaks the operations contract and cannot run`) ||
+		!strings.Contains(err.Error(), `condition "Stopped"`) || !strings.Contains(err.Error(), "UpgradeApp") {
+		t.Errorf("rendering redis v1.0.0 Stop: %v", err)
+	}
+	if _, err := pluginregistry.RenderOperation(old, "UpgradeApp", map[string]string{"pluginVersion": "v1.2.0"}, sampleContext()); err != nil {
+		t.Errorf("redis v1.0.0 UpgradeApp: %v", err)
 	}
 }
 

@@ -60,6 +60,14 @@ func RenderOperation(pv *PluginVersion, name string, args map[string]string, ctx
 		return nil, fmt.Errorf("plugin %s %s has no operation template %q: expected one of %s",
 			pv.Name(), pv.Version(), name, strings.Join(templateNames(pv), ", "))
 	}
+	if problems := pv.Unrunnable[name]; len(problems) > 0 {
+		msgs := make([]string, len(problems))
+		for i, fe := range problems {
+			msgs[i] = fe.Error()
+		}
+		return nil, fmt.Errorf("plugin %s %s: operation template %s breaks the operations contract and cannot run (%s); move the Application to a plugin version whose %s template can run (UpgradeApp)",
+			pv.Name(), pv.Version(), name, strings.Join(msgs, "; "), name)
+	}
 	resolved, errs := ResolveArguments(tmpl.Parameters, args)
 	if len(errs) > 0 {
 		return nil, &ParametersError{Component: "operation " + name, Errors: errs}

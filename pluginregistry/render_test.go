@@ -102,18 +102,24 @@ func TestRenderOperation(t *testing.T) {
 	if _, err := pluginregistry.RenderOperation(redis, "Explode", nil, ctx); err == nil || !strings.Contains(err.Error(), "expected one of Create") {
 		t.Fatalf("unknown template: %v", err)
 	}
-	// "when" skips the cluster step outside the cluster topology.
-	op, err = pluginregistry.RenderOperation(redis, "Create", nil, ctx)
+	// redis v1.0.0's Create waits for a condition nothing sets: refused.
+	if _, err := pluginregistry.RenderOperation(redis, "Create", nil, ctx); err == nil || !strings.Contains(err.Error(), `"ComponentsReady"`) {
+		t.Fatalf("redis v1.0.0 Create: %v", err)
+	}
+	// "when" skips the slot pruning outside the replication topology.
+	pg := load(t, "../plugins/postgresql/v1.2.0")
+	ctx.Topology = "standalone"
+	op, err = pluginregistry.RenderOperation(pg, "HorizontalScale", map[string]string{"replicas": "1"}, ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if op.Steps[1].Name != "cluster-create" || !op.Skip[1] || op.Skip[0] {
-		t.Fatalf("skip flags %v for %s", op.Skip, op.Steps[1].Name)
+	if op.Steps[2].Name != "prune-slots" || !op.Skip[2] || op.Skip[0] {
+		t.Fatalf("skip flags %v for %s", op.Skip, op.Steps[2].Name)
 	}
-	ctx.Topology = "cluster"
-	op, _ = pluginregistry.RenderOperation(redis, "Create", map[string]string{"nodes": "a:6379 b:6379 c:6379"}, ctx)
-	if op.Skip[1] || op.Steps[1].GRPC.Args["nodes"] != "a:6379 b:6379 c:6379" || op.Steps[1].GRPC.Policy != "one" {
-		t.Fatalf("cluster create step %+v skip %v", op.Steps[1].GRPC, op.Skip)
+	ctx.Topology = "replication"
+	op, _ = pluginregistry.RenderOperation(pg, "HorizontalScale", map[string]string{"replicas": "2"}, ctx)
+	if op.Skip[2] || op.Steps[2].GRPC.Args["replicas"] != "2" || op.Steps[2].GRPC.Policy != "all" {
+		t.Fatalf("prune-slots step %+v skip %v", op.Steps[2].GRPC, op.Skip)
 	}
 }
 

@@ -34,6 +34,12 @@ type PluginVersion struct {
 	Operations   Operations   `json:"operations"`
 	// Hash is "sha256:<hex>" over the data of the five ConfigMaps.
 	Hash string `json:"hash"`
+	// Unrunnable lists, by template name, the operation templates that break
+	// the operations contract (a wait for a condition nothing sets, a patch
+	// naming a field the API type lacks ...) and why. The version is still
+	// served (Applications pinned to it keep running); RenderOperation
+	// refuses these templates, and lint refuses a version that has any.
+	Unrunnable map[string][]FieldError `json:"unrunnable,omitempty"`
 }
 
 // Name is the plugin name (for example "redis").

@@ -49,6 +49,12 @@ func Lint(w io.Writer, dirs []string) error {
 	for _, r := range pluginregistry.Lint(sources) {
 		if r.Err == nil {
 			fmt.Fprintf(w, "ok   %s %s (%s)\n", r.Source.Plugin, r.Source.Version, r.Source.Origin)
+			if len(r.Warnings) > 0 {
+				fmt.Fprintf(w, "     published before the operations contract; these templates cannot run and are refused at run time:\n")
+			}
+			for _, fe := range r.Warnings {
+				fmt.Fprintf(w, "     warning: %s\n", fe.Error())
+			}
 			continue
 		}
 		failed++

@@ -63,6 +63,11 @@ func TestExamplesAreAccepted(t *testing.T) {
 			if len(obj.GetFinalizers()) > 0 {
 				t.Errorf("metadata.finalizers %v: an example must not hold its own deletion", obj.GetFinalizers())
 			}
+			if op, ok := typed.(*plinthv1.Operation); ok {
+				for _, p := range operationProblems(t, op) {
+					t.Errorf("operation %s: %s", op.Name, p)
+				}
+			}
 			if obj.GetKind() != "Application" {
 				return
 			}
@@ -100,7 +105,7 @@ func TestExamplesAreAccepted(t *testing.T) {
 		t.Fatalf("read back %+v", app.Spec)
 	}
 	op := &plinthv1.Operation{}
-	if err := env.Client.Get(ctx(t), client.ObjectKey{Namespace: "default", Name: "cache-restart-1"}, op); err != nil {
+	if err := env.Client.Get(ctx(t), client.ObjectKey{Namespace: "default", Name: "sessions-restart-1"}, op); err != nil {
 		t.Fatal(err)
 	}
 	if op.Spec.TargetRef.APIGroup != "plinth.io" {
@@ -231,7 +236,7 @@ func TestImmutableFields(t *testing.T) {
 			set(t, o, "Stop", "spec", "templateRef")
 		}, "an Operation cannot be changed once created"},
 		{"operation parameters", "operation-restart.yaml", func(t *testing.T, o *unstructured.Unstructured) {
-			set(t, o, map[string]any{"policy": "all"}, "spec", "parameters")
+			set(t, o, map[string]any{"component": "sentinel"}, "spec", "parameters")
 		}, "an Operation cannot be changed once created"},
 		{"backup storage", "backup.yaml", func(t *testing.T, o *unstructured.Unstructured) {
 			set(t, o, "other-claim", "spec", "storage", "pvc", "claimName")

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/runtime"
+
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/pluginregistry"
 )
@@ -129,4 +131,41 @@ func planProblems(t *testing.T, app *plinthv1.Application) []string {
 		}
 	}
 	return problems
+}
+
+// operationProblems checks an example Operation against the template it
+// names in the plugin version its target (an example Application) pins: the
+// template exists, can run, and declares every parameter given.
+func operationProblems(t *testing.T, op *plinthv1.Operation) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(env.Root, "examples", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var app *plinthv1.Application
+	for _, f := range files {
+		obj := readExample(t, filepath.Base(f))
+		if obj.GetKind() == "Application" && obj.GetName() == op.Spec.TargetRef.Name {
+			app = &plinthv1.Application{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, app); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if app == nil {
+		return []string{fmt.Sprintf("targets %s %q, which is not an example Application", op.Spec.TargetRef.Kind, op.Spec.TargetRef.Name)}
+	}
+	src, err := pluginregistry.FromFolder(filepath.Join(env.Root, "plugins", app.Spec.Plugin, app.Spec.PluginVersion), "plinth-system")
+	if err != nil {
+		return []string{err.Error()}
+	}
+	pv, err := pluginregistry.Build(src.Plugin, src.Version, src.ConfigMaps)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	ctx := pluginregistry.Context{Application: pluginregistry.ObjectRef{Name: app.Name, Namespace: app.Namespace}, Topology: app.Spec.Topology, Version: app.Spec.Version}
+	if _, err := pluginregistry.RenderOperation(pv, op.Spec.TemplateRef, op.Spec.Parameters, ctx); err != nil {
+		return []string{fmt.Sprintf("against %s %s: %v", pv.Name(), pv.Version(), err)}
+	}
+	return nil
 }
