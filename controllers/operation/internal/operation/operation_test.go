@@ -87,6 +87,8 @@ func TestBadOperationsFailBeforeAnyStep(t *testing.T) {
 		{"writes-another-namespace", app.Name, "EscapeNamespace", map[string]string{"ns": other}, "a step acts only in its Operation's namespace"},
 		{"overwrites-what-it-does-not-own", app.Name, "EscapeUnowned", map[string]string{"name": unowned.Name}, "does not belong to Application target"},
 		{"writes-a-secret", app.Name, "EscapeSecret", nil, "not on Secret"},
+		{"downgrade", app.Name, "UpgradePaaS", map[string]string{"version": "7.0"}, "cannot downgrade middleware from 7.2 to 7.0"},
+		{"plugin-version-not-served", app.Name, "UpgradeApp", map[string]string{"pluginVersion": "v9.0.0"}, "plugin version v9.0.0 is not usable"},
 	}
 	for _, tc := range cases {
 		newOperation(t, ns, tc.name, tc.target, tc.template, tc.params)

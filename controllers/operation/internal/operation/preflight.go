@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/internal/naming"
 	"github.com/plinth-io/plinth/internal/skeleton"
@@ -37,11 +41,7 @@ func (r *Reconciler) preflight(ctx context.Context, s *scope) (skeleton.Result, 
 func (r *Reconciler) check(ctx context.Context, s *scope, step pluginregistry.Step) error {
 	switch step.Type {
 	case pluginregistry.StepPatch:
-		if _, err := r.owned(ctx, s, step.Patch.Kind, step.Patch.Name); err != nil {
-			return err
-		}
-		_, err := mergeDoc(step.Patch.Merge)
-		return err
+		return r.checkPatch(ctx, s, step.Patch)
 	case pluginregistry.StepResource:
 		u, err := manifestOf(s, step.Resource)
 		if err != nil {
@@ -138,6 +138,53 @@ func (r *Reconciler) plan(ctx context.Context, s *scope) error {
 			rec.Message = fmt.Sprintf("dry run: would switch over %d WorkloadSet(s) of component %s", len(targets), step.Switchover.Component)
 		}
 		rec.Message = truncate(rec.Message, 2048)
+	}
+	return nil
+}
+
+// checkPatch sends the patch as a server-side dry run (the API server's
+// schema and rules judge it, nothing is stored) and, for the target
+// Application, checks a change of plugin or middleware version the way the
+// application-controller will: an upgrade the plugin does not allow fails
+// the Operation now instead of leaving the Application refused half-way.
+func (r *Reconciler) checkPatch(ctx context.Context, s *scope, p *pluginregistry.PatchStep) error {
+	obj, body, err := r.patchFor(ctx, s, p)
+	if err != nil {
+		return err
+	}
+	if err := r.client.Patch(ctx, obj, client.RawPatch(types.JSONPatchType, body), client.DryRunAll, client.FieldOwner(r.status.FieldManager)); err != nil {
+		if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsForbidden(err) {
+			return failf("the API server would refuse the change to %s %s: %v", p.Kind, p.Name, err)
+		}
+		return err
+	}
+	app, ok := obj.(*plinthv1.Application)
+	if !ok {
+		return nil
+	}
+	if to := app.Spec.PluginVersion; to != s.app.Spec.PluginVersion {
+		next, err := r.plugins.Get(app.Spec.Plugin, to)
+		if err != nil {
+			return failf("plugin version %s is not usable: %v", to, err)
+		}
+		if err := pluginregistry.CanUpgradePlugin(s.pv, next); err != nil {
+			return failf("%v", err)
+		}
+	}
+	if to := app.Spec.Version; to != s.app.Spec.Version {
+		from := s.app.Status.Version
+		if from == "" {
+			from = s.app.Spec.Version
+		}
+		pv := s.pv
+		if app.Spec.PluginVersion != s.app.Spec.PluginVersion {
+			if pv, err = r.plugins.Get(app.Spec.Plugin, app.Spec.PluginVersion); err != nil {
+				return failf("plugin version %s is not usable: %v", app.Spec.PluginVersion, err)
+			}
+		}
+		if err := pluginregistry.CanUpgradeMiddleware(pv, from, to); err != nil {
+			return failf("%v: the plugin does not upgrade %s to %s in place; move the data with the middleware's own tools instead (for example a dump of this Application restored into a new Application on %s)", err, from, to, to)
+		}
 	}
 	return nil
 }

@@ -164,28 +164,35 @@ func mergeDoc(text string) (map[string]any, error) {
 	return merge, nil
 }
 
-func (r *Reconciler) runPatch(ctx context.Context, s *scope, p *pluginregistry.PatchStep, rec *plinthv1.StepStatus) (bool, time.Duration, error) {
+// patchFor reads the object a patch step changes (checking that the target
+// owns it) and computes the JSON patch.
+func (r *Reconciler) patchFor(ctx context.Context, s *scope, p *pluginregistry.PatchStep) (client.Object, []byte, error) {
 	obj, err := r.owned(ctx, s, p.Kind, p.Name)
 	if err != nil {
-		return false, 0, err
+		return nil, nil, err
 	}
 	merge, err := mergeDoc(p.Merge)
 	if err != nil {
-		return false, 0, err
+		return nil, nil, err
 	}
 	raw, err := json.Marshal(obj)
 	if err != nil {
-		return false, 0, err
+		return nil, nil, err
 	}
 	tree, err := decodeJSON(raw)
 	if err != nil {
-		return false, 0, err
+		return nil, nil, err
 	}
 	ops, err := keyedPatch(tree, merge)
 	if err != nil {
-		return false, 0, failf("%v", err)
+		return nil, nil, failf("%v", err)
 	}
 	body, err := json.Marshal(ops)
+	return obj, body, err
+}
+
+func (r *Reconciler) runPatch(ctx context.Context, s *scope, p *pluginregistry.PatchStep, rec *plinthv1.StepStatus) (bool, time.Duration, error) {
+	obj, body, err := r.patchFor(ctx, s, p)
 	if err != nil {
 		return false, 0, err
 	}
