@@ -226,3 +226,32 @@ func TestResumeDoesNotRepeatAFinishedStep(t *testing.T) {
 		t.Fatalf("replicas %d: the finished patch step ran again", got)
 	}
 }
+
+// Operations on different targets run in parallel: ten on ten targets are
+// all running (waiting for their Applications) at the same time.
+func TestOperationsOnTenTargetsOverlap(t *testing.T) {
+	ns := namespace(t)
+	startController(t, ns)
+	for i := 0; i < 10; i++ {
+		app := sentinelApp(t, ns, "app-"+string(rune('a'+i)), "v1.2.0")
+		newOperation(t, ns, "scale-"+string(rune('a'+i)), app.Name, "HorizontalScale", map[string]string{"component": "redis", "replicas": "4"})
+	}
+	for i := 0; i < 10; i++ {
+		waitOp(t, ns, "scale-"+string(rune('a'+i)), "waiting for its Application", func(op *plinthv1.Operation) bool {
+			return op.Status.Phase == plinthv1.OperationRunning && stepPhase(op, "wait-scaled") == plinthv1.StepRunning
+		})
+	}
+	var list plinthv1.OperationList
+	if err := env.Client.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	running := 0
+	for _, op := range list.Items {
+		if op.Status.Phase == plinthv1.OperationRunning {
+			running++
+		}
+	}
+	if running != 10 {
+		t.Fatalf("%d of 10 Operations on 10 targets run at the same time", running)
+	}
+}
