@@ -81,7 +81,7 @@ const escapeTemplates = `  - name: EscapePatch
             metadata: {name: planted}
 `
 
-func TestMain(m *testing.M) { os.Exit(testenv.Run(m, &env, startRegistry)) }
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m, &env, startRegistry, buildProcmgr)) }
 
 // startRegistry installs redis v1.2.0 and the test version, and runs a
 // plugin registry the tests' managers share.
