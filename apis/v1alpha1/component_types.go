@@ -99,6 +99,15 @@ type ComponentStatus struct {
 	// runs the plugin's reshard actions (see the Resharding condition).
 	// +optional
 	FormedShards int32 `json:"formedShards,omitempty"`
+	// PluginVersion and Version are the versions the Component's pods run:
+	// they move to spec.pluginVersion and spec.version once every
+	// WorkloadSet has observed the pod template rendered from them and all
+	// its members run that template and are ready (the Component is
+	// Running). Empty until the Component first runs.
+	// +optional
+	PluginVersion string `json:"pluginVersion,omitempty"`
+	// +optional
+	Version string `json:"version,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -187,7 +187,9 @@ func (r *Reconciler) reconcileReshardPhase(ctx context.Context, s *scope) (skele
 
 func (r *Reconciler) summarizePhase(_ context.Context, s *scope) (skeleton.Result, error) {
 	in := s.in
-	summarize(s.comp, append(s.wss, s.leaving...), s.status, in.topo.Bootstrap != nil && !conditions.IsTrue(s.status.Conditions, plinthv1.ConditionBootstrapped), s.reshard.holding)
+	wss := append(s.wss, s.leaving...)
+	summarize(s.comp, wss, s.status, in.topo.Bootstrap != nil && !conditions.IsTrue(s.status.Conditions, plinthv1.ConditionBootstrapped), s.reshard.holding)
+	recordRunningVersions(s.comp, wss, s.status)
 	return skeleton.Result{}, nil
 }
 
