@@ -108,6 +108,16 @@ type ComponentStatus struct {
 	PluginVersion string `json:"pluginVersion,omitempty"`
 	// +optional
 	Version string `json:"version,omitempty"`
+	// AppliedDynamicParameters are the effective values of the plugin's
+	// dynamic parameters last handed to the running pods: at creation (the
+	// pods read them from the configuration files), by a rolling restart,
+	// or by an automatic Reload Operation. A change of one of them
+	// against spec.parameters makes the component-controller create a
+	// Reload Operation (docs/component-controller.md). A parameter the
+	// plugin marks secret is kept as a hash of its value, never the value.
+	// +kubebuilder:validation:MaxProperties=256
+	// +optional
+	AppliedDynamicParameters map[string]string `json:"appliedDynamicParameters,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -29,6 +29,11 @@ const (
 	LabelPlugin        = "plinth.io/plugin"
 	LabelPluginVersion = "plinth.io/plugin-version"
 	LabelPluginPart    = "plinth.io/plugin-part"
+
+	// LabelAutomatic is set to "true" on the Operations a controller creates
+	// on its own (not asked for by a person), for example the Reload the
+	// component-controller creates when dynamic parameters change.
+	LabelAutomatic = "plinth.io/automatic"
 )
 
 // Annotations Plinth reads or writes.
@@ -53,6 +58,10 @@ const (
 	// they server-side apply: a hash of the object as they last wanted it,
 	// so that a reconcile that wants nothing new skips the apply.
 	AnnotationDesiredHash = "plinth.io/desired-hash"
+	// AnnotationReason is written on an automatic Operation (LabelAutomatic):
+	// why the controller created it, for example "dynamic parameters
+	// changed: maxmemory, timeout".
+	AnnotationReason = "plinth.io/reason"
 )
 
 // Finalizers Plinth places. Each is removed by its controller once the work it

@@ -113,6 +113,7 @@ func (r *Reconciler) controller() *skeleton.Controller[*plinthv1.Component, *sco
 			{Name: "plugin", Run: r.resolvePlugin},
 			{Name: "tls", Run: r.reconcileTLSPhase},
 			{Name: "config", Run: r.reconcileConfig},
+			{Name: "reload", Run: r.reconcileReloadPhase},
 			{Name: "services", Run: r.reconcileServices},
 			{Name: "agent-rbac", Run: r.reconcileAgentRBAC},
 			{Name: "pdb", Run: r.reconcilePDB},
