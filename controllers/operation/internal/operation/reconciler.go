@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -241,10 +242,20 @@ func (r *Reconciler) event(s *scope, typ, reason, action, format string, args ..
 	if r.recorder == nil {
 		return
 	}
-	r.recorder.Eventf(s.op, s.app, typ, reason, action, format, args...)
+	r.recorder.Eventf(s.op, s.related(), typ, reason, action, format, args...)
 	if s.app != nil {
 		r.recorder.Eventf(s.app, s.op, typ, reason, action, "Operation %s: "+format, append([]any{s.op.Name}, args...)...)
 	}
+}
+
+// related is the target as an Event's related object: an untyped nil when
+// there is no Application (a nil *Application in the interface makes the
+// event recorder dereference it and panic).
+func (s *scope) related() runtime.Object {
+	if s.app == nil {
+		return nil
+	}
+	return s.app
 }
 
 // queue keeps the Operation Pending while others on its target run or were

@@ -63,7 +63,7 @@ func (r *Reconciler) step(ctx context.Context, s *scope) (skeleton.Result, error
 	rec.Phase, rec.CompletionTime = plinthv1.StepSucceeded, &now
 	st.CurrentStep++
 	if r.recorder != nil {
-		r.recorder.Eventf(s.op, s.app, corev1.EventTypeNormal, plinthv1.EventReasonOperationStep, "Step", "step %s (%s) succeeded: %s", step.Name, step.Type, truncate(rec.Message, 512))
+		r.recorder.Eventf(s.op, s.related(), corev1.EventTypeNormal, plinthv1.EventReasonOperationStep, "Step", "step %s (%s) succeeded: %s", step.Name, step.Type, truncate(rec.Message, 512))
 	}
 	return skeleton.StopWaiting(nextStep), nil
 }
