@@ -38,7 +38,7 @@ func redisForOperations(ns, name, topology string, replicas int32) *plinthv1.App
 }
 
 // createOperation creates an Operation on the Application target.
-func createOperation(t *testing.T, ns, name, target, template string, params map[string]string) *plinthv1.Operation {
+func createOperation(t testing.TB, ns, name, target, template string, params map[string]string) *plinthv1.Operation {
 	t.Helper()
 	op := &plinthv1.Operation{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
@@ -54,7 +54,7 @@ func createOperation(t *testing.T, ns, name, target, template string, params map
 	return op
 }
 
-func getOperation(t *testing.T, ns, name string) (*plinthv1.Operation, error) {
+func getOperation(t testing.TB, ns, name string) (*plinthv1.Operation, error) {
 	op := &plinthv1.Operation{}
 	err := api(t).Get(context.Background(), crclient.ObjectKey{Namespace: ns, Name: name}, op)
 	return op, err
@@ -85,7 +85,7 @@ func operationFinished(p plinthv1.OperationPhase) bool {
 
 // waitOperation waits until the Operation ends and checks it ended in want;
 // the status is logged on any failure.
-func waitOperation(t *testing.T, ns, name string, want plinthv1.OperationPhase, timeout time.Duration) *plinthv1.Operation {
+func waitOperation(t testing.TB, ns, name string, want plinthv1.OperationPhase, timeout time.Duration) *plinthv1.Operation {
 	t.Helper()
 	var op *plinthv1.Operation
 	deadline := time.Now().Add(timeout)
@@ -110,7 +110,7 @@ func waitOperation(t *testing.T, ns, name string, want plinthv1.OperationPhase, 
 }
 
 // logOnFailure logs the Operations' final status when the test fails.
-func logOnFailure(t *testing.T, ns string, names ...string) {
+func logOnFailure(t testing.TB, ns string, names ...string) {
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
@@ -133,7 +133,7 @@ type podState struct {
 
 // componentPods maps each pod of the component to its UID and restart
 // counts.
-func componentPods(t *testing.T, ns, comp string) map[string]podState {
+func componentPods(t testing.TB, ns, comp string) map[string]podState {
 	t.Helper()
 	pods, err := client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: plinthv1.LabelComponent + "=" + comp})
 	if err != nil {
