@@ -463,6 +463,10 @@ func (c *checker) checkParameters(part Part, path string, ps []Parameter, middle
 			}
 		}
 		if p.Constraint != "" {
+			if err := checkConstraint(p.Constraint); err != nil {
+				c.add(part, pp+".constraint", "%v", err)
+				continue
+			}
 			if v := c.ctx.CompileString(p.Constraint); v.Err() != nil {
 				c.add(part, pp+".constraint", "not a valid CUE expression: %s", oneLine(v.Err()))
 				continue
