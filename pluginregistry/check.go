@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
+	"github.com/plinth-io/plinth/runtimeconfig"
 )
 
 // checker runs the cross-document checks of a schema-valid plugin version.
@@ -267,6 +268,10 @@ func (c *checker) checkBootstrap(path, kind, name string, def *ComponentDef) {
 	declared := map[string]bool{}
 	for _, p := range a.Parameters {
 		declared[p.Name] = true
+	}
+	if n := c.pv.MembersMaxLength(def, name); n > runtimeconfig.MaxParameterLength {
+		c.add(PartComponents, path, "%s action %s: the largest topology allows %d pods, whose members list (up to %d bytes each) can exceed the %d bytes the ops agent can pass as one argument: lower the shards or replicas maximum",
+			kind, name, n/MaxMemberBytes, MaxMemberBytes, runtimeconfig.MaxParameterLength)
 	}
 	passed := map[string]bool{}
 	for _, n := range BootstrapParameters {
