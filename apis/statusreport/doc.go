@@ -4,8 +4,9 @@
 //
 // # Format
 //
-// One JSON object, at most MaxSize bytes, with exactly these fields (unknown
-// fields are an error):
+// One JSON object, at most MaxSize bytes, with exactly these fields, each at
+// most once and spelled in lower case (unknown, repeated or differently cased
+// fields are an error, as is a details key given twice):
 //
 //	{
 //	  "role":      "primary",              // required; lower-case DNS label, at most 63 characters

@@ -85,6 +85,9 @@ func Parse(data []byte) (*Report, error) {
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrOversized, len(data), MaxSize)
 	}
+	if err := checkKeys(data); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var r Report
@@ -98,6 +101,71 @@ func Parse(data []byte) (*Report, error) {
 		return nil, err
 	}
 	return &r, nil
+}
+
+// fields are the report's keys, spelled exactly.
+var fields = map[string]bool{"role": true, "healthy": true, "details": true, "reason": true, "timestamp": true, "sequence": true}
+
+// checkKeys refuses what encoding/json would quietly accept: a key spelled
+// in another case ("Role", which it matches to role) and a repeated key
+// (the last one wins), at the top and in details, so that every reader of
+// a report sees the same report.
+func checkKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok == nil {
+		return nil // the decoder says what is wrong; null is an empty report
+	} else if tok != json.Delim('{') {
+		return errors.New("expected a JSON object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		if !fields[key] {
+			return fmt.Errorf("unknown field %.80q (fields are role, healthy, details, reason, timestamp, sequence, in lower case)", key)
+		}
+		if seen[key] {
+			return fmt.Errorf("field %q appears twice", key)
+		}
+		seen[key] = true
+		if key != "details" {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return err
+			}
+			continue
+		}
+		if tok, err := dec.Token(); err != nil {
+			return err
+		} else if tok == nil {
+			continue // details: null
+		} else if tok != json.Delim('{') {
+			return errors.New("details is not an object")
+		}
+		dseen := map[string]bool{}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			k, _ := tok.(string)
+			if dseen[k] {
+				return fmt.Errorf("details key %.80q appears twice", k)
+			}
+			dseen[k] = true
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Validate checks every field against the format's limits.

@@ -132,3 +132,27 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// JSON object keys match struct fields case-insensitively in encoding/json,
+// and a repeated key silently overrides the first: a report may carry each
+// field exactly once, spelled exactly.
+func TestParseRefusesDuplicateAndMiscasedKeys(t *testing.T) {
+	ts := `"timestamp":"2026-11-28T08:00:00Z","sequence":3`
+	for name, raw := range map[string]string{
+		"duplicate role":        `{"role":"primary","role":"replica","healthy":true,` + ts + `}`,
+		"role and Role":         `{"role":"replica","Role":"primary","healthy":true,` + ts + `}`,
+		"ROLE only":             `{"ROLE":"primary","healthy":true,` + ts + `}`,
+		"Healthy":               `{"role":"primary","Healthy":true,` + ts + `}`,
+		"sequence twice":        `{"role":"primary","healthy":true,` + ts + `,"Sequence":99}`,
+		"duplicate details key": `{"role":"primary","healthy":true,"details":{"a":"1","a":"2"},` + ts + `}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if r, err := Parse([]byte(raw)); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("Parse = %+v, %v; want ErrMalformed", r, err)
+			}
+		})
+	}
+	if _, err := Parse([]byte(`{"role":"primary","healthy":true,"details":{"a":"1","A":"2"},` + ts + `}`)); err != nil {
+		t.Fatalf("details keys differing in case are distinct keys: %v", err)
+	}
+}
