@@ -18,6 +18,10 @@
 //	  "sequence":  42                      // required; 1 ... 2^63-1, strictly increasing per Pod
 //	}
 //
+// [Report.Marshal] encodes without HTML escaping and makes every valid report
+// fit in MaxSize: when escaping (a control character takes six bytes) makes it
+// longer, details are dropped and then the reason shortened.
+//
 // The agent writes a new report every heartbeat (WorkloadSet
 // spec.heartbeatSeconds) even when nothing changed, with a new timestamp and
 // the next sequence number. A Pod that is recreated (new UID) starts again at

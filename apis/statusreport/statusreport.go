@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"regexp"
+	"sort"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits of a report.
@@ -210,16 +213,56 @@ func (r *Report) CheckTime(now time.Time, maxAge, maxFuture time.Duration) error
 }
 
 // Marshal validates r and encodes it as an annotation value, for agents.
+// Every valid report can be published: when JSON escaping (a control
+// character takes six bytes) makes the encoding longer than MaxSize, details
+// are dropped, last key first, and then the reason is shortened until it
+// fits; r itself is not changed.
 func (r *Report) Marshal() ([]byte, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	data, err := json.Marshal(r)
+	fit := *r
+	data, err := encode(&fit)
 	if err != nil {
 		return nil, err
+	}
+	if len(data) > MaxSize && len(fit.Details) > 0 {
+		keys := make([]string, 0, len(fit.Details))
+		for k := range fit.Details {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		fit.Details = maps.Clone(fit.Details)
+		for i := len(keys) - 1; i >= 0 && len(data) > MaxSize; i-- {
+			delete(fit.Details, keys[i])
+			if data, err = encode(&fit); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for len(data) > MaxSize && fit.Reason != "" {
+		n := len(fit.Reason) / 2
+		for n > 0 && !utf8.RuneStart(fit.Reason[n]) {
+			n--
+		}
+		fit.Reason = fit.Reason[:n]
+		if data, err = encode(&fit); err != nil {
+			return nil, err
+		}
 	}
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrOversized, len(data), MaxSize)
 	}
 	return data, nil
+}
+
+// encode is compact JSON without HTML escaping ("<" stays one byte).
+func encode(r *Report) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
