@@ -100,6 +100,12 @@ var templateFuncs = template.FuncMap{
 		b, err := json.Marshal(fmt.Sprint(v))
 		return string(b), err
 	},
+	// shquote renders a POSIX shell single-quoted word: the shell reads
+	// it back as exactly the value, with no expansion ($, `, \, " and '
+	// included). Use it, not quote, wherever a value lands in a script.
+	"shquote": func(v any) string {
+		return "'" + strings.ReplaceAll(fmt.Sprint(v), "'", `'\''`) + "'"
+	},
 	// json renders any value as compact JSON.
 	"json": func(v any) (string, error) {
 		b, err := json.Marshal(v)
