@@ -435,6 +435,11 @@ func (c *checker) params() {
 			if files[f.Name] {
 				c.add(PartParams, fp+".name", "config file %q is declared twice", f.Name)
 			}
+			if f.Name == "." || strings.HasPrefix(f.Name, "..") {
+				c.add(PartParams, fp+".name", "config file name %q is refused: the files are keys of a ConfigMap mounted as a volume, where . and .. are directories and names starting with .. (..data) are the kubelet's own; use a plain file name such as redis.conf", f.Name)
+			} else if len(f.Name) > 253 {
+				c.add(PartParams, fp+".name", "config file name is %d characters: a ConfigMap key has at most 253", len(f.Name))
+			}
 			files[f.Name] = true
 			if topo, err := c.renderPerTopology(cp.Component, func(ctx *Context) error {
 				_, err := Render(f.Name, f.Template, ctx)
