@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
+	"github.com/plinth-io/plinth/runtimeconfig"
 )
 
 // checker runs the cross-document checks of a schema-valid plugin version.
@@ -268,6 +269,10 @@ func (c *checker) checkBootstrap(path, kind, name string, def *ComponentDef) {
 	for _, p := range a.Parameters {
 		declared[p.Name] = true
 	}
+	if n := c.pv.MembersMaxLength(def, name); n > runtimeconfig.MaxParameterLength {
+		c.add(PartComponents, path, "%s action %s: the largest topology allows %d pods, whose members list (up to %d bytes each) can exceed the %d bytes the ops agent can pass as one argument: lower the shards or replicas maximum",
+			kind, name, n/MaxMemberBytes, MaxMemberBytes, runtimeconfig.MaxParameterLength)
+	}
 	passed := map[string]bool{}
 	for _, n := range BootstrapParameters {
 		passed[n] = true
@@ -430,6 +435,11 @@ func (c *checker) params() {
 			if files[f.Name] {
 				c.add(PartParams, fp+".name", "config file %q is declared twice", f.Name)
 			}
+			if f.Name == "." || strings.HasPrefix(f.Name, "..") {
+				c.add(PartParams, fp+".name", "config file name %q is refused: the files are keys of a ConfigMap mounted as a volume, where . and .. are directories and names starting with .. (..data) are the kubelet's own; use a plain file name such as redis.conf", f.Name)
+			} else if len(f.Name) > 253 {
+				c.add(PartParams, fp+".name", "config file name is %d characters: a ConfigMap key has at most 253", len(f.Name))
+			}
 			files[f.Name] = true
 			if topo, err := c.renderPerTopology(cp.Component, func(ctx *Context) error {
 				_, err := Render(f.Name, f.Template, ctx)
@@ -463,6 +473,10 @@ func (c *checker) checkParameters(part Part, path string, ps []Parameter, middle
 			}
 		}
 		if p.Constraint != "" {
+			if err := checkConstraint(p.Constraint); err != nil {
+				c.add(part, pp+".constraint", "%v", err)
+				continue
+			}
 			if v := c.ctx.CompileString(p.Constraint); v.Err() != nil {
 				c.add(part, pp+".constraint", "not a valid CUE expression: %s", oneLine(v.Err()))
 				continue

@@ -177,6 +177,10 @@ func (s *schemaChecker) check(doc *document, part Part, out any, p *problems) bo
 		p.add(doc, "", "the document is empty: expected a YAML mapping with the %s fields (see docs/plugins.md)", part)
 		return false
 	}
+	if err := checkDocumentBudget(doc.data); err != nil {
+		p.add(doc, "", "%v", err)
+		return false
+	}
 	file, err := cueyaml.Extract(doc.configMap+"/"+doc.key, doc.data)
 	if err != nil {
 		p.add(doc, "", "not valid YAML: %s", trimCuePrefix(err.Error()))

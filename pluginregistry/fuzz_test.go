@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plinth-io/plinth/pluginregistry"
 )
@@ -29,6 +30,12 @@ func FuzzBuild(f *testing.F) {
 	f.Add(uint8(0), []byte("plugin: [\n"))
 	f.Add(uint8(1), []byte("- a\n- b\n"))
 	f.Add(uint8(2), []byte("templates:\n- name: x\n  template: '{{ .Pod.Name '\n"))
+	// Over-budget documents (TestBudget*): an alias bomb, a merge-key bomb,
+	// a define fan-out and a CPU-burning constraint.
+	f.Add(uint8(2), []byte(aliasBomb(6, false)))
+	f.Add(uint8(2), []byte(aliasBomb(6, true)))
+	f.Add(uint8(2), []byte("templates:\n- name: server\n  template: '{{define \"a\"}}{{template \"b\"}}{{template \"b\"}}{{end}}{{define \"b\"}}{{range 100000}}{{end}}{{end}}{{template \"a\"}}'\n"))
+	f.Add(uint8(3), []byte("components:\n- component: server\n  parameters:\n  - {name: threads, type: int, default: \"4\", constraint: 'len([for a in [1,2] for b in [1,2] {a}]) > 0'}\n"))
 	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
 		part := pluginregistry.Parts[int(which)%len(pluginregistry.Parts)]
 		cms := append(src.ConfigMaps[:0:0], src.ConfigMaps...)
@@ -49,6 +56,44 @@ func FuzzBuild(f *testing.F) {
 		}
 		if pv == nil {
 			t.Fatal("Build returned neither a version nor an error")
+		}
+		// The rest of the path a controller takes with a valid version:
+		// parameters, config files, pod templates, under the same budgets.
+		ctx := sampleContext()
+		for _, d := range pv.Components.Components {
+			ctx.Component.Def = d.Name
+			if _, err := pluginregistry.ValidateParameters(pv, d.Name, nil); err != nil {
+				continue
+			}
+			_, _ = pluginregistry.RenderConfigFiles(pv, d.Name, nil, ctx)
+			_, _ = pluginregistry.RenderPodTemplate(pv, d.Name, &ctx)
+		}
+	})
+}
+
+// FuzzRender renders arbitrary template text: it returns (an error or a
+// result under 1 MiB) within its budgets and never panics.
+func FuzzRender(f *testing.F) {
+	for _, s := range []string{
+		`{{ quote .Pod.Name }}`,
+		`{{ range $k, $v := .Params }}{{ $k }}={{ shquote $v }}{{ end }}`,
+		`{{define "a"}}{{template "a"}}{{end}}{{template "a"}}`,
+		`{{range 100000}}{{range 100000}}{{end}}{{end}}`,
+		`{{ indent 1000 "a\nb" }}`,
+		`{{ printf "%0999999d" 1 }}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		ctx := sampleContext()
+		ctx.Params = map[string]string{"a": "it's", "b": "x"}
+		start := time.Now()
+		out, err := pluginregistry.Render("fuzz", text, &ctx)
+		if d := time.Since(start); d > 2*pluginregistry.MaxTemplateTime {
+			t.Fatalf("Render took %s, over twice its time budget", d)
+		}
+		if err == nil && len(out) > 1<<20 {
+			t.Fatalf("Render returned %d bytes, over 1 MiB", len(out))
 		}
 	})
 }

@@ -121,3 +121,22 @@ func TestKustomizationsAreCurrent(t *testing.T) {
 		}
 	}
 }
+
+// Every integer middleware parameter of the newest shipped versions has an
+// upper bound: a tenant's value past what the server parses (PostgreSQL's
+// int is 32-bit) would stop it from starting.
+func TestIntegerParametersAreBounded(t *testing.T) {
+	for _, dir := range []string{"../plugins/redis/v1.2.0", "../plugins/postgresql/v1.2.0"} {
+		pv := load(t, dir)
+		for _, cp := range pv.Params.Components {
+			for _, p := range cp.Parameters {
+				if p.Type != pluginregistry.TypeInt {
+					continue
+				}
+				if !strings.Contains(p.Constraint, "<") {
+					t.Errorf("%s: %s parameter %s has no upper bound (constraint %q)", dir, cp.Component, p.Name, p.Constraint)
+				}
+			}
+		}
+	}
+}

@@ -61,6 +61,9 @@ func checkValue(ctx *cue.Context, p Parameter, value string) error {
 		}
 	}
 	if p.Constraint != "" {
+		if err := checkConstraint(p.Constraint); err != nil {
+			return fmt.Errorf("constraint %q is refused: %v", p.Constraint, err)
+		}
 		c := ctx.CompileString(p.Constraint)
 		if c.Err() != nil {
 			return fmt.Errorf("constraint %q is not a valid CUE expression: %v", p.Constraint, oneLine(c.Err()))

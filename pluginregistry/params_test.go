@@ -128,3 +128,26 @@ func TestRenderConfigFiles(t *testing.T) {
 		t.Errorf("unexpected postgresql files: %+v", files)
 	}
 }
+
+// Config files become keys of a ConfigMap mounted as a volume: ".", ".."
+// and names starting with ".." (the kubelet's ..data) are refused at
+// validation, not when the ConfigMap is created.
+func TestConfigFileNamesThatAreNotFiles(t *testing.T) {
+	for _, name := range []string{".", "..", "..data", "..2026_11_28"} {
+		doc := `components:
+  - component: server
+    config-files:
+      - name: "` + name + `"
+        mount-path: /etc/server.conf
+        template: "x"
+`
+		err := buildWithPart(t, pluginregistry.PartParams, doc)
+		if err == nil || !strings.Contains(err.Error(), "config file name \""+name+"\" is refused") {
+			t.Errorf("config file %q: %v", name, err)
+		}
+	}
+	doc := "components:\n  - component: server\n    config-files:\n      - {name: .hidden.conf, mount-path: /etc/server.conf, template: x}\n"
+	if err := buildWithPart(t, pluginregistry.PartParams, doc); err != nil {
+		t.Errorf("a name starting with one dot is a file: %v", err)
+	}
+}

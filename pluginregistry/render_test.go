@@ -1,6 +1,9 @@
 package pluginregistry_test
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -143,5 +146,38 @@ func TestRenderAction(t *testing.T) {
 	_, err = pluginregistry.RenderAction(redis.Action("acl-user-create"), map[string]string{"user": "app", "password": "short"}, ctx)
 	if err == nil || strings.Contains(err.Error(), "short") {
 		t.Fatalf("secret parameter error must not contain the value: %v", err)
+	}
+}
+
+// shquote makes any value one literal shell word: sh prints it back
+// unchanged and runs nothing in it (quote's JSON string would let $(...)
+// and backquotes run).
+func TestShquoteIsOneLiteralShellWord(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "ran")
+	for _, v := range []string{
+		"plain", "", "it's", `a "b" c`, "$(touch " + marker + ")", "`touch " + marker + "`",
+		"x'; touch " + marker + "; '", `back\slash \n`, "new\nline", "$HOME ${HOME} *", "-n",
+	} {
+		ctx := sampleContext()
+		ctx.Params = map[string]string{"v": v}
+		script, err := pluginregistry.Render("script", `printf '%s' {{ shquote .Params.v }}`, &ctx)
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		out, err := exec.Command(sh, "-c", script).Output()
+		if err != nil {
+			t.Fatalf("%q: sh -c %q: %v", v, script, err)
+		}
+		if string(out) != v {
+			t.Errorf("%q came back from the shell as %q", v, out)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatalf("%q ran a command in the shell", v)
+		}
 	}
 }

@@ -75,3 +75,79 @@ func AgentArgv(a *Action, ctx Context) ([]string, error) {
 	}
 	return renderArgv(a, &ctx)
 }
+
+// MaxMemberBytes bounds one entry of the members parameter: a pod's DNS
+// name <pod>.<service>.<namespace>.svc (three DNS labels of at most 63
+// bytes each), ":" and a port, and the separating space.
+const MaxMemberBytes = 63 + 1 + 63 + 1 + 63 + len(".svc") + len(":65535") + 1
+
+// MembersMaxLength is the longest members value the component-controller
+// can pass to action name of component def: every pod of the largest
+// topology the plugin allows for it (most shards times most pods per
+// shard), each MaxMemberBytes. It is 0 when no topology passes members to
+// that action.
+func (pv *PluginVersion) MembersMaxLength(def *ComponentDef, name string) int {
+	most := 0
+	for ti := range pv.Components.Topologies {
+		for ci := range pv.Components.Topologies[ti].Components {
+			tc := &pv.Components.Topologies[ti].Components[ci]
+			if tc.Name != def.Name || !passesMembers(tc, name) {
+				continue
+			}
+			pods := int(def.MaxReplicas(tc))
+			if tc.Shards != nil {
+				pods *= int(tc.Shards.Max)
+			}
+			most = max(most, pods*MaxMemberBytes)
+		}
+	}
+	return most
+}
+
+func passesMembers(tc *TopologyComponent, action string) bool {
+	if tc.Bootstrap != nil && tc.Bootstrap.Action == action {
+		return true
+	}
+	return tc.Reshard != nil && (tc.Reshard.ScaleOut.Action == action || tc.Reshard.ScaleIn.Action == action)
+}
+
+// AgentParameters are an action's parameters as the ops agent of component
+// def's pods declares them: the ops agent checks syntax and length (the
+// controllers check the plugin's CUE constraints). A members parameter is
+// as long as the largest topology needs (MembersMaxLength), every other
+// string the agent's default.
+func (pv *PluginVersion) AgentParameters(def *ComponentDef, a *Action) []runtimeconfig.Parameter {
+	var out []runtimeconfig.Parameter
+	for _, p := range a.Parameters {
+		rp := runtimeconfig.Parameter{
+			Name: p.Name, Type: agentType(p.Type), Description: p.Description,
+			Required: p.Required, AllowedValues: p.Values, Pattern: p.Pattern,
+		}
+		if p.Default != nil {
+			rp.Default = *p.Default
+		}
+		if p.Name == BootstrapMembers {
+			if n := pv.MembersMaxLength(def, a.Name); n > runtimeconfig.DefaultMaxLength {
+				rp.MaxLength = min(n, runtimeconfig.MaxParameterLength)
+			}
+		}
+		out = append(out, rp)
+	}
+	return out
+}
+
+// agentType maps plugin parameter types to the ops agent's.
+func agentType(t string) string {
+	switch t {
+	case TypeInt:
+		return runtimeconfig.TypeInt
+	case TypeBool:
+		return runtimeconfig.TypeBool
+	case TypeEnum:
+		return runtimeconfig.TypeEnum
+	case TypeDuration:
+		return runtimeconfig.TypeDuration
+	default:
+		return runtimeconfig.TypeString
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/template"
 	"text/template/parse"
+	"time"
 )
 
 // Context is the one, fixed set of values every template sees: pod
@@ -99,6 +100,12 @@ var templateFuncs = template.FuncMap{
 		b, err := json.Marshal(fmt.Sprint(v))
 		return string(b), err
 	},
+	// shquote renders a POSIX shell single-quoted word: the shell reads
+	// it back as exactly the value, with no expansion ($, `, \, " and '
+	// included). Use it, not quote, wherever a value lands in a script.
+	"shquote": func(v any) string {
+		return "'" + strings.ReplaceAll(fmt.Sprint(v), "'", `'\''`) + "'"
+	},
 	// json renders any value as compact JSON.
 	"json": func(v any) (string, error) {
 		b, err := json.Marshal(v)
@@ -108,11 +115,20 @@ var templateFuncs = template.FuncMap{
 	"lower": strings.ToLower,
 	"upper": strings.ToUpper,
 	// indent prefixes every line but the first with n spaces.
-	"indent": func(n int, s string) string {
-		return strings.ReplaceAll(s, "\n", "\n"+strings.Repeat(" ", n))
+	"indent": func(n int, s string) (string, error) {
+		if n < 0 || n > 1000 {
+			return "", fmt.Errorf("indent %d: expected 0 to 1000 spaces", n)
+		}
+		if len(s)+strings.Count(s, "\n")*n > maxRenderBytes {
+			return "", errTooLarge
+		}
+		return strings.ReplaceAll(s, "\n", "\n"+strings.Repeat(" ", n)), nil
 	},
 	"add": func(a, b int) (int, error) { return boundInt(a + b) },
-	"sub": func(a, b int) (int, error) { return boundInt(a - b) },
+	// stepFunc counts the template's steps; Render replaces it with a
+	// counter per rendering (see instrument).
+	stepFunc: func() (string, error) { return "", nil },
+	"sub":    func(a, b int) (int, error) { return boundInt(a - b) },
 	// int converts a string parameter to an integer.
 	"int": func(s string) (int, error) {
 		n, err := strconv.Atoi(s)
@@ -165,8 +181,49 @@ func checkRanges(n parse.Node) error {
 	return nil
 }
 
+// stepFunc is the function instrument inserts at every step.
+const stepFunc = "_plinthStep"
+
+// instrument inserts a call of stepFunc at the start of every defined
+// template's body and of every range body, so that Render counts range
+// iterations and template calls (text/template has no hook of its own).
+func instrument(n parse.Node) {
+	switch x := n.(type) {
+	case *parse.ListNode:
+		if x == nil {
+			return
+		}
+		for _, c := range x.Nodes {
+			instrument(c)
+		}
+	case *parse.RangeNode:
+		instrument(x.List)
+		instrument(x.ElseList)
+		x.List = prependStep(x.List)
+	case *parse.IfNode:
+		instrument(x.List)
+		instrument(x.ElseList)
+	case *parse.WithNode:
+		instrument(x.List)
+		instrument(x.ElseList)
+	}
+}
+
+func prependStep(l *parse.ListNode) *parse.ListNode {
+	if l == nil {
+		l = &parse.ListNode{NodeType: parse.NodeList}
+	}
+	step := &parse.ActionNode{NodeType: parse.NodeAction, Pipe: &parse.PipeNode{NodeType: parse.NodePipe,
+		Cmds: []*parse.CommandNode{{NodeType: parse.NodeCommand, Args: []parse.Node{parse.NewIdentifier(stepFunc)}}}}}
+	l.Nodes = append([]parse.Node{step}, l.Nodes...)
+	return l
+}
+
 // ParseTemplate parses text with the fixed function set and missingkey=error.
 func ParseTemplate(name, text string) (*template.Template, error) {
+	if len(text) > MaxDocumentBytes {
+		return nil, fmt.Errorf("%s: the template is %d bytes, over the byte budget of %d", name, len(text), MaxDocumentBytes)
+	}
 	t, err := template.New(name).Funcs(templateFuncs).Option("missingkey=error").Parse(text)
 	if err != nil {
 		return nil, err
@@ -178,8 +235,27 @@ func ParseTemplate(name, text string) (*template.Template, error) {
 		if err := checkRanges(tt.Tree.Root); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+		instrument(tt.Tree.Root)
+		tt.Tree.Root = prependStep(tt.Tree.Root)
 	}
 	return t, nil
+}
+
+// errStepBudget ends a rendering that used up its budget.
+var errStepBudget = fmt.Errorf("the template exceeds its step budget (%d range iterations and template calls, or %s): "+
+	"a range or define fans out too far", MaxTemplateSteps, MaxTemplateTime)
+
+// stepCounter is the stepFunc of one rendering.
+func stepCounter() func() (string, error) {
+	steps := 0
+	start := time.Now()
+	return func() (string, error) {
+		steps++
+		if steps > MaxTemplateSteps || (steps%64 == 0 && time.Since(start) > MaxTemplateTime) {
+			return "", errStepBudget
+		}
+		return "", nil
+	}
 }
 
 type cappedBuffer struct {
@@ -202,8 +278,12 @@ func Render(name, text string, ctx *Context) (string, error) {
 	if err != nil {
 		return "", cleanTemplateError(err)
 	}
+	t.Funcs(template.FuncMap{stepFunc: stepCounter()})
 	var out cappedBuffer
 	if err := t.Execute(&out, ctx); err != nil {
+		if errors.Is(err, errStepBudget) {
+			return "", fmt.Errorf("%s: %w", name, errStepBudget)
+		}
 		return "", cleanTemplateError(err)
 	}
 	return out.String(), nil

@@ -76,12 +76,22 @@ type Parameter struct {
 	AllowedValues []string `json:"allowedValues,omitempty"`
 	// Pattern is a regular expression the whole value must match (string).
 	Pattern string `json:"pattern,omitempty"`
-	// MaxLength bounds a string value (default 1024).
+	// MaxLength bounds a string value (default DefaultMaxLength, at most
+	// MaxParameterLength).
 	MaxLength int `json:"maxLength,omitempty"`
 	// Min and Max bound an int value.
 	Min *int64 `json:"min,omitempty"`
 	Max *int64 `json:"max,omitempty"`
 }
+
+// Bounds of a string parameter's length.
+const (
+	// DefaultMaxLength is a string parameter's MaxLength when none is set.
+	DefaultMaxLength = 1024
+	// MaxParameterLength is the largest MaxLength: Linux refuses a single
+	// argument of 128 KiB or more (MAX_ARG_STRLEN, with its NUL byte).
+	MaxParameterLength = 128<<10 - 1
+)
 
 // LoadActions reads, defaults and validates an action file.
 func LoadActions(path string) (*Actions, error) { return load[Actions](path) }
@@ -104,7 +114,7 @@ func (a *Actions) Default() {
 		}
 		for j := range ac.Parameters {
 			if ac.Parameters[j].MaxLength == 0 {
-				ac.Parameters[j].MaxLength = 1024
+				ac.Parameters[j].MaxLength = DefaultMaxLength
 			}
 		}
 	}
@@ -174,8 +184,8 @@ func (p Parameter) validate() error {
 	if p.Min != nil && p.Max != nil && *p.Min > *p.Max {
 		return fmt.Errorf("min %d is greater than max %d", *p.Min, *p.Max)
 	}
-	if p.MaxLength < 0 {
-		return errors.New("maxLength is negative")
+	if p.MaxLength < 0 || p.MaxLength > MaxParameterLength {
+		return fmt.Errorf("maxLength %d: want 0 to %d (the longest argument Linux passes to a program)", p.MaxLength, MaxParameterLength)
 	}
 	return nil
 }

@@ -4,8 +4,9 @@
 //
 // # Format
 //
-// One JSON object, at most MaxSize bytes, with exactly these fields (unknown
-// fields are an error):
+// One JSON object, at most MaxSize bytes, with exactly these fields, each at
+// most once and spelled in lower case (unknown, repeated or differently cased
+// fields are an error, as is a details key given twice):
 //
 //	{
 //	  "role":      "primary",              // required; lower-case DNS label, at most 63 characters
@@ -16,6 +17,10 @@
 //	  "timestamp": "2026-11-28T08:00:00Z", // required; RFC 3339, when the probe ran
 //	  "sequence":  42                      // required; 1 ... 2^63-1, strictly increasing per Pod
 //	}
+//
+// [Report.Marshal] encodes without HTML escaping and makes every valid report
+// fit in MaxSize: when escaping (a control character takes six bytes) makes it
+// longer, details are dropped and then the reason shortened.
 //
 // The agent writes a new report every heartbeat (WorkloadSet
 // spec.heartbeatSeconds) even when nothing changed, with a new timestamp and

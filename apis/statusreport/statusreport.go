@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"regexp"
+	"sort"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits of a report.
@@ -85,6 +88,9 @@ func Parse(data []byte) (*Report, error) {
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrOversized, len(data), MaxSize)
 	}
+	if err := checkKeys(data); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var r Report
@@ -98,6 +104,71 @@ func Parse(data []byte) (*Report, error) {
 		return nil, err
 	}
 	return &r, nil
+}
+
+// fields are the report's keys, spelled exactly.
+var fields = map[string]bool{"role": true, "healthy": true, "details": true, "reason": true, "timestamp": true, "sequence": true}
+
+// checkKeys refuses what encoding/json would quietly accept: a key spelled
+// in another case ("Role", which it matches to role) and a repeated key
+// (the last one wins), at the top and in details, so that every reader of
+// a report sees the same report.
+func checkKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok == nil {
+		return nil // the decoder says what is wrong; null is an empty report
+	} else if tok != json.Delim('{') {
+		return errors.New("expected a JSON object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		if !fields[key] {
+			return fmt.Errorf("unknown field %.80q (fields are role, healthy, details, reason, timestamp, sequence, in lower case)", key)
+		}
+		if seen[key] {
+			return fmt.Errorf("field %q appears twice", key)
+		}
+		seen[key] = true
+		if key != "details" {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return err
+			}
+			continue
+		}
+		if tok, err := dec.Token(); err != nil {
+			return err
+		} else if tok == nil {
+			continue // details: null
+		} else if tok != json.Delim('{') {
+			return errors.New("details is not an object")
+		}
+		dseen := map[string]bool{}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			k, _ := tok.(string)
+			if dseen[k] {
+				return fmt.Errorf("details key %.80q appears twice", k)
+			}
+			dseen[k] = true
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Validate checks every field against the format's limits.
@@ -142,16 +213,56 @@ func (r *Report) CheckTime(now time.Time, maxAge, maxFuture time.Duration) error
 }
 
 // Marshal validates r and encodes it as an annotation value, for agents.
+// Every valid report can be published: when JSON escaping (a control
+// character takes six bytes) makes the encoding longer than MaxSize, details
+// are dropped, last key first, and then the reason is shortened until it
+// fits; r itself is not changed.
 func (r *Report) Marshal() ([]byte, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	data, err := json.Marshal(r)
+	fit := *r
+	data, err := encode(&fit)
 	if err != nil {
 		return nil, err
+	}
+	if len(data) > MaxSize && len(fit.Details) > 0 {
+		keys := make([]string, 0, len(fit.Details))
+		for k := range fit.Details {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		fit.Details = maps.Clone(fit.Details)
+		for i := len(keys) - 1; i >= 0 && len(data) > MaxSize; i-- {
+			delete(fit.Details, keys[i])
+			if data, err = encode(&fit); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for len(data) > MaxSize && fit.Reason != "" {
+		n := len(fit.Reason) / 2
+		for n > 0 && !utf8.RuneStart(fit.Reason[n]) {
+			n--
+		}
+		fit.Reason = fit.Reason[:n]
+		if data, err = encode(&fit); err != nil {
+			return nil, err
+		}
 	}
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrOversized, len(data), MaxSize)
 	}
 	return data, nil
+}
+
+// encode is compact JSON without HTML escaping ("<" stays one byte).
+func encode(r *Report) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

@@ -2,6 +2,7 @@ package statusreport
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -131,4 +132,66 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip changed the report: %+v -> %+v", r, again)
 		}
 	})
+}
+
+// A valid report whose reason and details need escaping in JSON (control
+// characters become \u00XX, six bytes for one) still encodes within
+// MaxSize: Marshal drops details, then shortens the reason, instead of
+// failing on every heartbeat for ever.
+func TestMarshalFitsEscapedReports(t *testing.T) {
+	details := map[string]string{}
+	for i := range MaxDetails {
+		details[fmt.Sprintf("k%02d", i)] = strings.Repeat("\x01", 15) // 90 bytes escaped
+	}
+	for name, r := range map[string]*Report{
+		"escaped reason":             {Role: "primary", Reason: strings.Repeat("\x01", MaxReason)},
+		"escaped reason and details": {Role: "primary", Reason: strings.Repeat("<", MaxReason), Details: details},
+		"html reason and details":    {Role: "primary", Reason: strings.Repeat("<>&", MaxReason/3), Details: details},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r.Timestamp = time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC)
+			r.Sequence = 7
+			if err := r.Validate(); err != nil {
+				t.Fatalf("the test report is invalid: %v", err)
+			}
+			data, err := r.Marshal()
+			if err != nil {
+				t.Fatalf("Marshal: %v", err)
+			}
+			if len(data) > MaxSize {
+				t.Fatalf("Marshal returned %d bytes, over %d", len(data), MaxSize)
+			}
+			back, err := Parse(data)
+			if err != nil {
+				t.Fatalf("Parse of the marshalled report: %v", err)
+			}
+			if back.Role != r.Role || back.Sequence != r.Sequence || back.Healthy != r.Healthy || back.Reason == "" {
+				t.Fatalf("round trip lost the report: %+v", back)
+			}
+		})
+	}
+}
+
+// JSON object keys match struct fields case-insensitively in encoding/json,
+// and a repeated key silently overrides the first: a report may carry each
+// field exactly once, spelled exactly.
+func TestParseRefusesDuplicateAndMiscasedKeys(t *testing.T) {
+	ts := `"timestamp":"2026-11-28T08:00:00Z","sequence":3`
+	for name, raw := range map[string]string{
+		"duplicate role":        `{"role":"primary","role":"replica","healthy":true,` + ts + `}`,
+		"role and Role":         `{"role":"replica","Role":"primary","healthy":true,` + ts + `}`,
+		"ROLE only":             `{"ROLE":"primary","healthy":true,` + ts + `}`,
+		"Healthy":               `{"role":"primary","Healthy":true,` + ts + `}`,
+		"sequence twice":        `{"role":"primary","healthy":true,` + ts + `,"Sequence":99}`,
+		"duplicate details key": `{"role":"primary","healthy":true,"details":{"a":"1","a":"2"},` + ts + `}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if r, err := Parse([]byte(raw)); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("Parse = %+v, %v; want ErrMalformed", r, err)
+			}
+		})
+	}
+	if _, err := Parse([]byte(`{"role":"primary","healthy":true,"details":{"a":"1","A":"2"},` + ts + `}`)); err != nil {
+		t.Fatalf("details keys differing in case are distinct keys: %v", err)
+	}
 }

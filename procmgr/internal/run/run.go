@@ -154,16 +154,46 @@ func listenUnix(path string, mode os.FileMode) (net.Listener, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	lis, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, err
-	}
 	if mode == 0 {
 		mode = 0o660
 	}
-	if err := os.Chmod(path, mode); err != nil {
-		lis.Close()
+	// The socket gets its mode before it is reachable: it is bound in a
+	// private directory (0700) next to path, chmod'ed there and renamed
+	// into place. Bound at path and chmod'ed afterwards, it would be
+	// reachable with the umask's mode in between.
+	dir, err := os.MkdirTemp(filepath.Dir(path), ".procmgr-sock-")
+	if err != nil {
 		return nil, err
 	}
-	return lis, nil
+	defer os.RemoveAll(dir)
+	tmp := filepath.Join(dir, "s")
+	lis, err := net.Listen("unix", tmp)
+	if err != nil {
+		return nil, err
+	}
+	ul := lis.(*net.UnixListener)
+	ul.SetUnlinkOnClose(false)
+	if err := os.Chmod(tmp, mode); err != nil {
+		ul.Close()
+		return nil, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		ul.Close()
+		return nil, err
+	}
+	return &unixListener{UnixListener: ul, path: path}, nil
+}
+
+// unixListener removes its socket file when closed, as a listener bound at
+// the path itself would.
+type unixListener struct {
+	*net.UnixListener
+	path string
+	once sync.Once
+}
+
+func (l *unixListener) Close() error {
+	err := l.UnixListener.Close()
+	l.once.Do(func() { _ = os.Remove(l.path) })
+	return err
 }

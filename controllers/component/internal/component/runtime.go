@@ -75,36 +75,10 @@ func runtimeActions(in *inputs) (*runtimeconfig.Actions, error) {
 			}
 			ra.Timeout = runtimeconfig.D(d)
 		}
-		for _, p := range a.Parameters {
-			rp := runtimeconfig.Parameter{
-				Name: p.Name, Type: runtimeType(p.Type), Description: p.Description,
-				Required: p.Required, AllowedValues: p.Values, Pattern: p.Pattern,
-			}
-			if p.Default != nil {
-				rp.Default = *p.Default
-			}
-			ra.Parameters = append(ra.Parameters, rp)
-		}
+		ra.Parameters = in.pv.AgentParameters(in.def, a)
 		out.Actions = append(out.Actions, ra)
 	}
 	return out, nil
-}
-
-// runtimeType maps plugin parameter types to the ops agent's; the ops agent
-// checks syntax, the operation controller checks the plugin's CUE constraints.
-func runtimeType(t string) string {
-	switch t {
-	case pluginregistry.TypeInt:
-		return runtimeconfig.TypeInt
-	case pluginregistry.TypeBool:
-		return runtimeconfig.TypeBool
-	case pluginregistry.TypeEnum:
-		return runtimeconfig.TypeEnum
-	case pluginregistry.TypeDuration:
-		return runtimeconfig.TypeDuration
-	default:
-		return runtimeconfig.TypeString
-	}
 }
 
 func runtimeOutput(o string) string {

@@ -198,13 +198,14 @@ func (r *Reconciler) observe(ctx context.Context, s *scope) (skeleton.Result, er
 	if !known {
 		// First reconcile since the controller started: start from the
 		// persisted status.
-		book = workloadSetReports{uid: ws.UID, rejected: ws.Status.RejectedReports}
+		book = workloadSetReports{uid: ws.UID, rejected: ws.Status.RejectedReports, published: ws.Status.RejectedReports}
 	}
 	prev := map[string]*plinthv1.MemberStatus{}
 	for i := range ws.Status.Members {
 		prev[ws.Status.Members[i].Name] = &ws.Status.Members[i]
 	}
-	s.reports = workloadSetReports{uid: ws.UID, rejected: book.rejected, pods: map[types.UID]reportState{}}
+	s.reports = workloadSetReports{uid: ws.UID, rejected: book.rejected, published: book.published, publishedAt: book.publishedAt, pods: map[types.UID]reportState{}}
+	publish := false
 	s.members = map[string]*plinthv1.MemberStatus{}
 	for _, pod := range s.pods {
 		st, ok := book.pods[pod.UID]
@@ -214,15 +215,29 @@ func (r *Reconciler) observe(ctx context.Context, s *scope) (skeleton.Result, er
 		m, st, rejected := observeMember(st, pod, s.rev, ws, s.now)
 		if rejected != nil {
 			s.reports.rejected++
-			s.log.Info("ignoring the status report of a pod", "pod", pod.Name, "reason", rejected.Error())
+			if st.allowRejection(s.now) {
+				publish = true
+				s.log.Info("ignoring the status report of a pod", "pod", pod.Name, "reason", rejected.Error(), "rejectedReports", s.reports.rejected)
+			}
 		}
 		s.reports.pods[pod.UID] = st
 		s.members[pod.Name] = &m
 	}
-	ws.Status.RejectedReports = s.reports.rejected
+	// The count of rate-limited rejections catches up at most every
+	// rejectEvery (see allowRejection).
+	next := nextStaleness(memberList(s), heartbeat(ws), s.now)
+	if s.reports.published != s.reports.rejected {
+		if wait := s.reports.publishedAt.Add(rejectEvery).Sub(s.now); publish || wait <= 0 {
+			s.reports.published, s.reports.publishedAt = s.reports.rejected, s.now
+		} else if next == 0 || wait < next {
+			next = wait
+		}
+	}
+	ws.Status.RejectedReports = s.reports.published
 	s.observed = true
-	// Come back when the next member's report goes stale.
-	return skeleton.Requeue(nextStaleness(memberList(s), heartbeat(ws), s.now)), nil
+	// Come back when the next member's report goes stale (or the rejected
+	// count is due).
+	return skeleton.Requeue(next), nil
 }
 
 // syncRoleLabels copies each member's role into its pod's role label (see

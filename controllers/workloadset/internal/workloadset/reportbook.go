@@ -39,6 +39,39 @@ type reportState struct {
 	// heartbeats (statusreport.Report.CheckTime): the agent's next heartbeat
 	// overwrites it.
 	restored bool
+	// rejectTokens and rejectAt are the pod's rejection bucket (see
+	// allowRejection): how many rejections it may still have published at
+	// once, as of rejectAt.
+	rejectTokens float64
+	rejectAt     time.Time
+}
+
+// Rejections are rate-limited per pod: every distinct annotation value is
+// judged and counted, but a pod's rejections make the count visible in the
+// status (a status write) only while its bucket has tokens: a burst of
+// rejectBurst, then one per rejectEvery. The rest is published with the next
+// status write, or at most every rejectEvery on its own, so a pod writing
+// bad reports as fast as it can costs a bounded number of status writes
+// (docs/workloadset-controller.md, docs/security.md).
+const (
+	rejectBurst = 3
+	rejectEvery = 10 * time.Second
+)
+
+// allowRejection takes a token from the pod's bucket at now and reports
+// whether there was one.
+func (st *reportState) allowRejection(now time.Time) bool {
+	if st.rejectAt.IsZero() {
+		st.rejectTokens = rejectBurst
+	} else if now.After(st.rejectAt) {
+		st.rejectTokens = min(rejectBurst, st.rejectTokens+float64(now.Sub(st.rejectAt))/float64(rejectEvery))
+	}
+	st.rejectAt = now
+	if st.rejectTokens < 1 {
+		return false
+	}
+	st.rejectTokens--
+	return true
 }
 
 // workloadSetReports is the memory kept for one WorkloadSet.
@@ -50,6 +83,10 @@ type workloadSetReports struct {
 	// kept here so that a reconcile that reads an out-of-date WorkloadSet
 	// from the cache does not write an old count back.
 	rejected int64
+	// published is the count last put in the status, at publishedAt: it
+	// trails rejected while the rejecting pods are rate-limited.
+	published   int64
+	publishedAt time.Time
 	// pods by pod UID; a recreated pod (new UID) starts a new sequence.
 	pods map[types.UID]reportState
 }

@@ -3,6 +3,7 @@ package workloadset
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -51,12 +53,21 @@ type harness struct {
 	ns  string
 	// stopController stops the controller start ran.
 	stopController func()
+	// wrap, when set before the controller starts, wraps its API
+	// transport (to count its writes).
+	wrap func(http.RoundTripper) http.RoundTripper
 }
 
 // start creates a namespace and runs a controller manager watching only it,
 // built the way the binary builds it (rate-limited client, worker pool,
 // per-object backoff, per-reconcile deadline).
 func start(t *testing.T, tune func(o *ctrlmanager.Options, cfg *Options)) *harness {
+	t.Helper()
+	return startWrapped(t, tune, nil)
+}
+
+// startWrapped is start with the controller's API transport wrapped.
+func startWrapped(t *testing.T, tune func(o *ctrlmanager.Options, cfg *Options), wrap func(http.RoundTripper) http.RoundTripper) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -68,7 +79,7 @@ func start(t *testing.T, tune func(o *ctrlmanager.Options, cfg *Options)) *harne
 	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, ctx: ctx, c: env.Client, ns: ns}
+	h := &harness{t: t, ctx: ctx, c: env.Client, ns: ns, wrap: wrap}
 	h.stopController = h.startController(tune)
 	return h
 }
@@ -82,6 +93,11 @@ func (h *harness) startController(tune func(o *ctrlmanager.Options, cfg *Options
 	m := testenv.StartManager(t, env, testenv.ManagerOptions{
 		Name:      "workloadset-controller",
 		Namespace: h.ns,
+		RestConfig: func(c *rest.Config) {
+			if h.wrap != nil {
+				c.WrapTransport = h.wrap
+			}
+		},
 		Tune: func(o *ctrlmanager.Options) {
 			o.Workers = 8
 			o.ReconcileTimeout = 30 * time.Second
