@@ -1,6 +1,8 @@
 // Package tenancy_test applies the kustomize base's user roles
-// (deploy/kustomize/base/user-roles) to a real kube-apiserver and checks
-// what they grant, acting as the users concerned through impersonation.
+// (deploy/kustomize/base/user-roles) and API priority objects
+// (deploy/kustomize/base/flowcontrol) to a real kube-apiserver and checks
+// what they grant and how they classify requests, acting as the users and
+// ServiceAccounts concerned through impersonation.
 package tenancy_test
 
 import (
@@ -21,12 +23,12 @@ var env *testenv.Env
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m, &env, applyBase)) }
 
-// applyBase applies the manifests with kubectl, as the kustomize base
+// applyBase applies the two manifests with kubectl, as the kustomize base
 // does.
 func applyBase(e *testenv.Env) (func(), error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for _, f := range []string{"user-roles/clusterroles.yaml"} {
+	for _, f := range []string{"user-roles/clusterroles.yaml", "flowcontrol/plinth-controllers.yaml"} {
 		path := filepath.Join(e.Root, "deploy", "kustomize", "base", f)
 		if out, err := e.Kubectl(ctx, "apply", "--server-side", "-f", path); err != nil {
 			return nil, fmt.Errorf("kubectl apply -f %s: %v\n%s", path, err, out)
