@@ -296,7 +296,12 @@ type ApplicationStatus struct {
 	// CredentialsSecret names the Secret holding the generated passwords.
 	// +optional
 	CredentialsSecret string `json:"credentialsSecret,omitempty"`
-	// PluginVersion and Version are the versions currently running.
+	// PluginVersion and Version are the versions currently running: they
+	// move to spec.pluginVersion and spec.version only once the rollout has
+	// finished, when every Component has observed its spec carrying them
+	// and is Ready running them (its own status.pluginVersion and
+	// status.version). While a change rolls out they keep the old values;
+	// they are empty until the Application first becomes Running.
 	// +optional
 	PluginVersion string `json:"pluginVersion,omitempty"`
 	// +optional

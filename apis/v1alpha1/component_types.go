@@ -104,6 +104,25 @@ type ComponentStatus struct {
 	// runs the plugin's reshard actions (see the Resharding condition).
 	// +optional
 	FormedShards int32 `json:"formedShards,omitempty"`
+	// PluginVersion and Version are the versions the Component's pods run:
+	// they move to spec.pluginVersion and spec.version once every
+	// WorkloadSet has observed the pod template rendered from them and all
+	// its members run that template and are ready (the Component is
+	// Running). Empty until the Component first runs.
+	// +optional
+	PluginVersion string `json:"pluginVersion,omitempty"`
+	// +optional
+	Version string `json:"version,omitempty"`
+	// AppliedDynamicParameters are the effective values of the plugin's
+	// dynamic parameters last handed to the running pods: at creation (the
+	// pods read them from the configuration files), by a rolling restart,
+	// or by an automatic Reload Operation. A change of one of them
+	// against spec.parameters makes the component-controller create a
+	// Reload Operation (docs/component-controller.md). A parameter the
+	// plugin marks secret is kept as a hash of its value, never the value.
+	// +kubebuilder:validation:MaxProperties=256
+	// +optional
+	AppliedDynamicParameters map[string]string `json:"appliedDynamicParameters,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -29,6 +29,11 @@ const (
 	LabelPlugin        = "plinth.io/plugin"
 	LabelPluginVersion = "plinth.io/plugin-version"
 	LabelPluginPart    = "plinth.io/plugin-part"
+
+	// LabelAutomatic is set to "true" on the Operations a controller creates
+	// on its own (not asked for by a person), for example the Reload the
+	// component-controller creates when dynamic parameters change.
+	LabelAutomatic = "plinth.io/automatic"
 )
 
 // Annotations Plinth reads or writes.
@@ -58,6 +63,10 @@ const (
 	// deploy/kustomize/base/admission): the name of the user who created
 	// it. It cannot be changed afterwards.
 	AnnotationRequestedBy = "plinth.io/requested-by"
+	// AnnotationReason is written on an automatic Operation (LabelAutomatic):
+	// why the controller created it, for example "dynamic parameters
+	// changed: maxmemory, timeout".
+	AnnotationReason = "plinth.io/reason"
 )
 
 // Finalizers Plinth places. Each is removed by its controller once the work it

@@ -22,6 +22,8 @@ package main
 //     Lease of leader election (and its Events).
 //   - events.k8s.io events: create, patch (Events on its objects for
 //     kubectl describe; docs/application-controller.md, "Events").
+//   - operations: create (the reload phase, reload.go: an automatic Reload
+//     Operation when dynamic parameters change; never read, so not cached).
 //
 // +kubebuilder:rbac:groups=plinth.io,resources=components,verbs=get;list;watch
 // +kubebuilder:rbac:groups=plinth.io,resources=components/status,verbs=get;patch
@@ -37,3 +39,4 @@ package main
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch,namespace=plinth-system
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=plinth-system
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=plinth.io,resources=operations,verbs=create

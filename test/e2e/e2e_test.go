@@ -63,7 +63,7 @@ func image(t *testing.T, official string) string {
 }
 
 // namespace creates a throw-away namespace that is deleted when the test ends.
-func namespace(t *testing.T) string {
+func namespace(t testing.TB) string {
 	t.Helper()
 	ctx := context.Background()
 	name := "e2e-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
@@ -90,7 +90,7 @@ func namespace(t *testing.T) string {
 	return name
 }
 
-func dumpNamespace(t *testing.T, ns string) {
+func dumpNamespace(t testing.TB, ns string) {
 	ctx := context.Background()
 	if pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{}); err == nil {
 		for _, p := range pods.Items {
@@ -117,7 +117,7 @@ func dumpNamespace(t *testing.T, ns string) {
 }
 
 // eventually retries f every 500 ms until it succeeds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, f func() error) {
+func eventually(t testing.TB, timeout time.Duration, f func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {

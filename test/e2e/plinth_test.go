@@ -35,7 +35,7 @@ var (
 )
 
 // api is a controller-runtime client that knows the plinth.io kinds.
-func api(t *testing.T) crclient.Client {
+func api(t testing.TB) crclient.Client {
 	t.Helper()
 	plinthOnce.Do(func() {
 		cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
@@ -71,7 +71,7 @@ func redisApplication(ns, name, version, topology string) *plinthv1.Application 
 }
 
 // waitPhase waits for the Application to reach phase and returns it.
-func waitPhase(t *testing.T, ns, name string, phase plinthv1.ApplicationPhase, timeout time.Duration) *plinthv1.Application {
+func waitPhase(t testing.TB, ns, name string, phase plinthv1.ApplicationPhase, timeout time.Duration) *plinthv1.Application {
 	t.Helper()
 	app := &plinthv1.Application{}
 	eventually(t, timeout, func() error {
@@ -87,7 +87,7 @@ func waitPhase(t *testing.T, ns, name string, phase plinthv1.ApplicationPhase, t
 }
 
 // secretValue reads one key of a Secret.
-func secretValue(t *testing.T, ns, name, key string) string {
+func secretValue(t testing.TB, ns, name, key string) string {
 	t.Helper()
 	s, err := client.CoreV1().Secrets(ns).Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
@@ -150,7 +150,7 @@ func restartCounts(p *corev1.Pod) map[string]int32 {
 }
 
 // member finds a pod's member record in the WorkloadSet status.
-func member(t *testing.T, ns, ws, pod string) (plinthv1.MemberStatus, error) {
+func member(t testing.TB, ns, ws, pod string) (plinthv1.MemberStatus, error) {
 	w := &plinthv1.WorkloadSet{}
 	if err := api(t).Get(context.Background(), crclient.ObjectKey{Namespace: ns, Name: ws}, w); err != nil {
 		return plinthv1.MemberStatus{}, err

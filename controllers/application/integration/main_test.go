@@ -275,13 +275,17 @@ func waitForComponent(t *testing.T, ns, name string, cond func(*plinthv1.Compone
 }
 
 // setComponentStatus plays the component-controller: it reports the
-// Component's current generation as observed, in phase with ready members.
+// Component's current generation as observed, in phase with ready members;
+// a Running Component with every member ready runs the spec's versions.
 func setComponentStatus(t *testing.T, ns, name string, phase plinthv1.ComponentPhase, ready int32) {
 	t.Helper()
 	eventually(t, "writing the status of Component "+name, func() error {
 		c := &plinthv1.Component{}
 		if err := env.Client.Get(ctx(t), client.ObjectKey{Namespace: ns, Name: name}, c); err != nil {
 			return err
+		}
+		if phase == plinthv1.ComponentRunning && ready == c.Spec.Replicas {
+			c.Status.PluginVersion, c.Status.Version = c.Spec.PluginVersion, c.Spec.Version
 		}
 		c.Status.ObservedGeneration = c.Generation
 		c.Status.Phase = phase

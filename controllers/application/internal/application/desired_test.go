@@ -21,7 +21,7 @@ func TestDesiredComponent(t *testing.T) {
 		a.Spec.Service = &plinthv1.ServiceSpec{Type: corev1.ServiceTypeNodePort}
 		a.Spec.PDB = &plinthv1.PDBSpec{Enabled: true}
 	}, withComponent(plinthv1.ApplicationComponent{Name: "redis", Resources: res, SidecarResources: sidecars, Parameters: map[string]string{"maxmemory": "100mb"}}))
-	rs, bad := plan(app, pv, nil)
+	rs, bad := plan(app, pv, nil, "")
 	if bad != nil {
 		t.Fatal(bad)
 	}
@@ -108,7 +108,7 @@ func TestEndpoints(t *testing.T) {
 		}},
 	} {
 		app := redisApp(func(a *plinthv1.Application) { a.Spec.Topology = tc.topology })
-		rs, bad := plan(app, loadPlugin(t, "redis", tc.version), nil)
+		rs, bad := plan(app, loadPlugin(t, "redis", tc.version), nil, "")
 		if bad != nil {
 			t.Fatal(bad)
 		}
@@ -132,12 +132,12 @@ func TestEndpoints(t *testing.T) {
 func TestDesiredComponentIsDeterministic(t *testing.T) {
 	pv := loadPlugin(t, "redis", "v1.1.0")
 	app := redisApp(func(a *plinthv1.Application) { a.Spec.Topology = "sentinel" })
-	first, bad := plan(app, pv, nil)
+	first, bad := plan(app, pv, nil, "")
 	if bad != nil {
 		t.Fatal(bad)
 	}
 	for range 5 {
-		again, bad := plan(app, pv, nil)
+		again, bad := plan(app, pv, nil, "")
 		if bad != nil {
 			t.Fatal(bad)
 		}

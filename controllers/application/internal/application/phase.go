@@ -47,6 +47,25 @@ func componentReady(c *plinthv1.Component) bool {
 	return running && c.Status.ReadyReplicas >= desiredMembers(c)
 }
 
+// rolledOut says whether app's spec.pluginVersion and spec.version run: every
+// Component (as applied in this pass) carries them, has observed that spec
+// and is Ready running them (its status.pluginVersion and status.version,
+// which the component-controller moves only once every member runs the new
+// pod template). Until then status.pluginVersion and status.version keep the
+// versions that ran before.
+func rolledOut(app *plinthv1.Application, comps []*plinthv1.Component) bool {
+	if len(comps) == 0 {
+		return false
+	}
+	for _, c := range comps {
+		if c.Spec.PluginVersion != app.Spec.PluginVersion || c.Spec.Version != app.Spec.Version ||
+			c.Status.PluginVersion != c.Spec.PluginVersion || c.Status.Version != c.Spec.Version || !componentReady(c) {
+			return false
+		}
+	}
+	return true
+}
+
 // componentStopped says whether a stopped Component has no member left running.
 func componentStopped(c *plinthv1.Component) bool {
 	return c.Spec.Stopped && observedCurrent(c) && c.Status.Phase == plinthv1.ComponentStopped

@@ -87,3 +87,37 @@ func TestAggregateNamesWhatItWaitsFor(t *testing.T) {
 		t.Errorf("message %q should name only the component that is not ready", a.ReadyMessage)
 	}
 }
+
+func TestRolledOut(t *testing.T) {
+	app := &plinthv1.Application{Spec: plinthv1.ApplicationSpec{PluginVersion: "v1.1.0", Version: "7.4"}}
+	runs := func(pluginVersion, version string) func(*plinthv1.Component) {
+		return func(c *plinthv1.Component) {
+			c.Spec.PluginVersion, c.Spec.Version = "v1.1.0", "7.4"
+			c.Status.PluginVersion, c.Status.Version = pluginVersion, version
+		}
+	}
+	running := status(plinthv1.ComponentRunning, 2, 3)
+	tests := []struct {
+		name  string
+		comps []*plinthv1.Component
+		want  bool
+	}{
+		{"every component runs the new versions", []*plinthv1.Component{comp("a", 3, runs("v1.1.0", "7.4"), running), comp("b", 3, runs("v1.1.0", "7.4"), running)}, true},
+		{"no components", nil, false},
+		{"one component still runs the old version", []*plinthv1.Component{comp("a", 3, runs("v1.1.0", "7.4"), running), comp("b", 3, runs("v1.1.0", "7.2"), running)}, false},
+		{"the old plugin version still runs", []*plinthv1.Component{comp("a", 3, runs("v1.0.0", "7.4"), running)}, false},
+		{"a component has not observed its spec", []*plinthv1.Component{comp("a", 3, runs("v1.1.0", "7.4"), status(plinthv1.ComponentRunning, 1, 3))}, false},
+		{"a component is not ready", []*plinthv1.Component{comp("a", 3, runs("v1.1.0", "7.4"), status(plinthv1.ComponentAbnormal, 2, 2))}, false},
+		{"a component does not carry the spec's version yet", []*plinthv1.Component{comp("a", 3, runs("v1.1.0", "7.4"), running, func(c *plinthv1.Component) {
+			c.Spec.Version, c.Status.Version = "7.2", "7.2"
+		})}, false},
+		{"nothing ran yet", []*plinthv1.Component{comp("a", 3, runs("", ""), status(plinthv1.ComponentCreating, 2, 0))}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := rolledOut(app, tt.comps); got != tt.want {
+				t.Errorf("rolledOut = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

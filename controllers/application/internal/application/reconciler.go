@@ -71,8 +71,11 @@ type scope struct {
 	// pv is the pinned plugin version and running the one the Application
 	// runs now, when it differs.
 	pv, running *pluginregistry.PluginVersion
-	resolved    []resolved
-	components  []*plinthv1.Component
+	// runningVersion is the middleware version the upgrade rules start
+	// from (see handedOver).
+	runningVersion string
+	resolved       []resolved
+	components     []*plinthv1.Component
 	// gone is set when the Application no longer exists (or is no longer
 	// this controller's): its status is not written.
 	gone bool
@@ -189,7 +192,12 @@ func (r *Reconciler) resolvePlugin(ctx context.Context, s *scope) (skeleton.Resu
 	}
 	s.pv = pv
 
-	if from := s.app.Status.PluginVersion; from != "" && from != spec.PluginVersion {
+	from, version, err := r.handedOver(ctx, s.app)
+	if err != nil {
+		return skeleton.Result{}, err
+	}
+	s.runningVersion = version
+	if from != "" && from != spec.PluginVersion {
 		running, err := r.Plugins.Get(spec.Plugin, from)
 		if err != nil {
 			// The running version is no longer installed: the upgrade rules
@@ -199,6 +207,35 @@ func (r *Reconciler) resolvePlugin(ctx context.Context, s *scope) (skeleton.Resu
 		s.running = running
 	}
 	return skeleton.Result{}, nil
+}
+
+// handedOver returns the plugin version and middleware version the upgrade
+// rules start from: status.pluginVersion and status.version once the
+// Application has run, else those already handed to its Components (their
+// pods may have started on them, and data written by one version is not
+// always readable by another), else none (nothing was created yet).
+func (r *Reconciler) handedOver(ctx context.Context, app *plinthv1.Application) (pluginVersion, version string, err error) {
+	pluginVersion, version = app.Status.PluginVersion, app.Status.Version
+	if pluginVersion != "" && version != "" {
+		return pluginVersion, version, nil
+	}
+	var owned plinthv1.ComponentList
+	if err := r.Client.List(ctx, &owned, client.InNamespace(app.Namespace), client.MatchingLabels{plinthv1.LabelApplication: app.Name}); err != nil {
+		return "", "", fmt.Errorf("listing the Application's Components: %w", err)
+	}
+	for i := range owned.Items {
+		c := &owned.Items[i]
+		if !metav1.IsControlledBy(c, app) {
+			continue
+		}
+		if pluginVersion == "" {
+			pluginVersion = c.Spec.PluginVersion
+		}
+		if version == "" {
+			version = c.Spec.Version
+		}
+	}
+	return pluginVersion, version, nil
 }
 
 // registryCatchingUp says whether the platform namespace holds ConfigMaps of
@@ -227,7 +264,7 @@ func listOrNone(l []string) string {
 // validate checks the Application against the plugin version and resolves
 // its components.
 func (r *Reconciler) validate(_ context.Context, s *scope) (skeleton.Result, error) {
-	rs, bad := plan(s.app, s.pv, s.running)
+	rs, bad := plan(s.app, s.pv, s.running, s.runningVersion)
 	if bad != nil {
 		return r.invalid(s, bad.Reason, bad.Error())
 	}
@@ -321,8 +358,6 @@ func (r *Reconciler) applyComponents(ctx context.Context, s *scope) (skeleton.Re
 		}
 	}
 
-	s.status.PluginVersion = app.Spec.PluginVersion
-	s.status.Version = app.Spec.Version
 	s.status.Endpoints = endpoints(app, s.resolved)
 	return skeleton.Result{}, nil
 }
@@ -352,6 +387,9 @@ func (r *Reconciler) summarise(_ context.Context, s *scope) (skeleton.Result, er
 		conditions.MarkTrue(&s.status.Conditions, gen, plinthv1.ConditionProgressing, a.ReadyReason, a.ReadyMessage)
 	} else {
 		conditions.MarkFalse(&s.status.Conditions, gen, plinthv1.ConditionProgressing, a.ReadyReason, "nothing is being rolled out")
+	}
+	if rolledOut(app, s.components) {
+		s.status.PluginVersion, s.status.Version = app.Spec.PluginVersion, app.Spec.Version
 	}
 	return skeleton.Result{}, nil
 }

@@ -59,9 +59,12 @@ func (e *invalid) Error() string {
 
 // plan validates app against its pinned plugin version pv and resolves each
 // topology component. running is the plugin version the Application runs now
-// (status.pluginVersion) when it differs from the pinned one, else nil: the
-// change must then be an allowed upgrade. It returns every problem at once.
-func plan(app *plinthv1.Application, pv, running *pluginregistry.PluginVersion) ([]resolved, *invalid) {
+// (status.pluginVersion, or the one handed to its Components before it first
+// ran) when it differs from the pinned one, else nil: the change must then be
+// an allowed upgrade. runningVersion is likewise the middleware version a
+// change of spec.version starts from ("" when nothing was created yet). It
+// returns every problem at once.
+func plan(app *plinthv1.Application, pv, running *pluginregistry.PluginVersion, runningVersion string) ([]resolved, *invalid) {
 	bad := &invalid{}
 	spec := &app.Spec
 	where := pv.Name() + " " + pv.Version()
@@ -74,7 +77,7 @@ func plan(app *plinthv1.Application, pv, running *pluginregistry.PluginVersion) 
 	versionOK := supports(pv, spec.Version)
 	if !versionOK {
 		bad.add(plinthv1.ReasonUnsupportedVersion, "spec.version %q is not supported by plugin %s; set it to one of: %s", spec.Version, where, strings.Join(supportedVersions(pv), ", "))
-	} else if from := app.Status.Version; from != "" && from != spec.Version {
+	} else if from := runningVersion; from != "" && from != spec.Version {
 		if err := pluginregistry.CanUpgradeMiddleware(pv, from, spec.Version); err != nil {
 			bad.add(plinthv1.ReasonUpgradeNotAllowed, "spec.version cannot change from %s to %s: %v; set it back to %s", from, spec.Version, err, from)
 		}

@@ -61,7 +61,7 @@ func TestPlanValid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rs, bad := plan(tt.app, pv, nil)
+			rs, bad := plan(tt.app, pv, nil, "")
 			if bad != nil {
 				t.Fatalf("unexpected problems: %v", bad)
 			}
@@ -93,7 +93,7 @@ func TestPlanValid(t *testing.T) {
 
 func TestPlanMergesParameterDefaults(t *testing.T) {
 	pv := loadPlugin(t, "redis", "v1.0.0")
-	rs, bad := plan(redisApp(withComponent(plinthv1.ApplicationComponent{Name: "redis", Parameters: map[string]string{"maxmemory": "256mb"}})), pv, nil)
+	rs, bad := plan(redisApp(withComponent(plinthv1.ApplicationComponent{Name: "redis", Parameters: map[string]string{"maxmemory": "256mb"}})), pv, nil, "")
 	if bad != nil {
 		t.Fatal(bad)
 	}
@@ -216,7 +216,7 @@ func TestPlanInvalid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rs, bad := plan(tt.app, tt.pv, tt.running)
+			rs, bad := plan(tt.app, tt.pv, tt.running, tt.app.Status.Version)
 			if bad == nil {
 				t.Fatalf("no problem found; resolved %d components", len(rs))
 			}
@@ -243,7 +243,7 @@ func TestPlanAllowsDeclaredUpgrades(t *testing.T) {
 		a.Spec.PluginVersion, a.Spec.Version = "v1.1.0", "7.4"
 		a.Status.PluginVersion, a.Status.Version = "v1.0.0", "7.2"
 	})
-	if _, bad := plan(app, redis11, redis); bad != nil {
+	if _, bad := plan(app, redis11, redis, app.Status.Version); bad != nil {
 		t.Fatalf("v1.0.0/7.2 -> v1.1.0/7.4 should be allowed: %v", bad)
 	}
 }

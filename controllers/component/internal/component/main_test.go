@@ -82,6 +82,9 @@ func startController(e *testenv.Env) (stop func(), err error) {
 	if err := e.InstallPluginFolders(ctx, pluginregistry.DefaultNamespace, "testdata/plugins/boot/v1.0.0"); err != nil {
 		return nil, err
 	}
+	if err := installReloadPlugin(ctx, e); err != nil {
+		return nil, err
+	}
 	cs, err := kubernetes.NewForConfig(e.Config)
 	if err != nil {
 		return nil, err

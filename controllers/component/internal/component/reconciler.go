@@ -113,6 +113,7 @@ func (r *Reconciler) controller() *skeleton.Controller[*plinthv1.Component, *sco
 			{Name: "plugin", Run: r.resolvePlugin},
 			{Name: "tls", Run: r.reconcileTLSPhase},
 			{Name: "config", Run: r.reconcileConfig},
+			{Name: "reload", Run: r.reconcileReloadPhase},
 			{Name: "services", Run: r.reconcileServices},
 			{Name: "agent-rbac", Run: r.reconcileAgentRBAC},
 			{Name: "pdb", Run: r.reconcilePDB},
@@ -187,7 +188,9 @@ func (r *Reconciler) reconcileReshardPhase(ctx context.Context, s *scope) (skele
 
 func (r *Reconciler) summarizePhase(_ context.Context, s *scope) (skeleton.Result, error) {
 	in := s.in
-	summarize(s.comp, append(s.wss, s.leaving...), s.status, in.topo.Bootstrap != nil && !conditions.IsTrue(s.status.Conditions, plinthv1.ConditionBootstrapped), s.reshard.holding)
+	wss := append(s.wss, s.leaving...)
+	summarize(s.comp, wss, s.status, in.topo.Bootstrap != nil && !conditions.IsTrue(s.status.Conditions, plinthv1.ConditionBootstrapped), s.reshard.holding)
+	recordRunningVersions(s.comp, wss, s.status)
 	return skeleton.Result{}, nil
 }
 

@@ -87,3 +87,22 @@ func componentPhase(comp *plinthv1.Component, wss []plinthv1.WorkloadSet, previo
 		return plinthv1.ComponentAbnormal
 	}
 }
+
+// recordRunningVersions moves status.pluginVersion and status.version to the
+// spec's once the pods run them: the Component is Running and every
+// WorkloadSet has observed its current pod template (rendered from the
+// spec's versions) with every member updated to it and ready. Until then
+// they keep the versions that ran before.
+func recordRunningVersions(comp *plinthv1.Component, wss []plinthv1.WorkloadSet, status *plinthv1.ComponentStatus) {
+	if status.Phase != plinthv1.ComponentRunning || len(wss) == 0 {
+		return
+	}
+	for i := range wss {
+		ws := &wss[i]
+		if ws.Status.ObservedGeneration < ws.Generation || ws.Status.Replicas != ws.Spec.Replicas ||
+			ws.Status.UpdatedReplicas != ws.Spec.Replicas || ws.Status.ReadyReplicas != ws.Spec.Replicas {
+			return
+		}
+	}
+	status.PluginVersion, status.Version = comp.Spec.PluginVersion, comp.Spec.Version
+}

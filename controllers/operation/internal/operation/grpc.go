@@ -191,6 +191,14 @@ func (r *Reconciler) callPod(ctx context.Context, s *scope, g *pluginregistry.GR
 		return st.GetStatus(), nil
 	}
 	if t.Phase != plinthv1.StepRunning {
+		if g.Method == "Restart" || g.Method == "Start" {
+			// The process reads the designation from the pod's topology
+			// files when it starts: not before they name the current one.
+			if why, err := r.designationCurrent(ctx, s, m); err != nil || why != "" {
+				t.Message = why
+				return false, pollWait / 2, err
+			}
+		}
 		if g.Method == "Restart" {
 			st, err := status()
 			if err != nil {
@@ -265,4 +273,25 @@ func (r *Reconciler) restartedAndReady(ctx context.Context, s *scope, m *member,
 		}
 	}
 	return false, fmt.Sprintf("waiting for pod %s to be Ready again", m.Name)
+}
+
+// designationCurrent says why m's pod does not carry its WorkloadSet's
+// current designated primary yet ("" when it does, or when the WorkloadSet
+// designates none).
+func (r *Reconciler) designationCurrent(ctx context.Context, s *scope, m *member) (string, error) {
+	ws := &plinthv1.WorkloadSet{}
+	if err := r.client.Get(ctx, client.ObjectKey{Namespace: s.op.Namespace, Name: m.WorkloadSet}, ws); err != nil {
+		return "", fmt.Errorf("reading WorkloadSet %s: %w", m.WorkloadSet, err)
+	}
+	if ws.Status.Primary == "" {
+		return "", nil
+	}
+	pod := &corev1.Pod{}
+	if err := r.client.Get(ctx, client.ObjectKey{Namespace: s.op.Namespace, Name: m.Name}, pod); err != nil {
+		return "", fmt.Errorf("reading pod %s: %w", m.Name, err)
+	}
+	if got := pod.Annotations[plinthv1.AnnotationPrimary]; got != ws.Status.Primary {
+		return fmt.Sprintf("waiting for pod %s to carry the designated primary %s (it says %q)", m.Name, ws.Status.Primary, got), nil
+	}
+	return "", nil
 }

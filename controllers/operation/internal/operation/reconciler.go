@@ -41,6 +41,11 @@ const (
 	// switchoverSettle: how long the roles may take to follow an issued
 	// switchover before it is issued again.
 	switchoverSettle = 30 * time.Second
+	// topologySettle: after the designation reached every pod object, the
+	// time the kubelet is given to refresh the pods' topology files
+	// (downward API) before a later step may restart a process that reads
+	// them.
+	topologySettle = 5 * time.Second
 )
 
 // Plugins serves plugin versions.

@@ -56,7 +56,12 @@ func standaloneWithProcmgr(t *testing.T, ns, name string) (*plinthv1.Application
 	ws.Status = plinthv1.WorkloadSetStatus{ObservedGeneration: ws.Generation, Primary: podName,
 		Members: []plinthv1.MemberStatus{{Name: podName, Role: "primary", Ready: true, Healthy: true}}}
 	must(t, env.Client.Status().Update(ctx, ws))
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: podName, Namespace: ns, Labels: labels},
+	podLabels := map[string]string{plinthv1.LabelWorkloadSet: wsName}
+	for k, v := range labels {
+		podLabels[k] = v
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: podName, Namespace: ns, Labels: podLabels,
+		Annotations: map[string]string{plinthv1.AnnotationPrimary: podName}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "redis", Image: "redis"}}}}
 	must(t, env.Client.Create(ctx, pod))
 	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()}}

@@ -3,10 +3,13 @@ package operation
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	plinthv1 "github.com/plinth-io/plinth/apis/v1alpha1"
 	"github.com/plinth-io/plinth/internal/agentrun"
@@ -165,15 +168,13 @@ func (r *Reconciler) runSwitchover(ctx context.Context, s *scope, sw *pluginregi
 			return false, nextStep, nil
 		}
 		cand := t.Detail
-		if ws.Status.Primary == cand {
-			for _, m := range ms {
-				if m.Name == cand && m.Writable {
-					t.Phase, t.CompletionTime, t.Message = plinthv1.StepSucceeded, &now, fmt.Sprintf("the writable role moved to %s", cand)
-				}
+		if ws.Status.Primary == cand && writableMember(ms, cand) {
+			done, after, err := r.designationSettled(ctx, s, ws, t)
+			if err != nil || !done {
+				return false, after, err
 			}
-			if t.Phase == plinthv1.StepSucceeded {
-				continue
-			}
+			t.Phase = plinthv1.StepSucceeded
+			continue
 		}
 		switch {
 		case r.intents.take(key, t.Baseline):
@@ -199,6 +200,49 @@ func (r *Reconciler) runSwitchover(ctx context.Context, s *scope, sw *pluginregi
 		default:
 			return false, pollWait / 2, nil
 		}
+	}
+	var moved []string
+	for _, t := range rec.Targets {
+		moved = append(moved, t.Name+" -> "+t.Detail)
+	}
+	rec.Message = "the writable role moved: " + strings.Join(moved, ", ")
+	return true, 0, nil
+}
+
+func writableMember(ms []member, name string) bool {
+	for _, m := range ms {
+		if m.Name == name && m.Writable {
+			return true
+		}
+	}
+	return false
+}
+
+// designationSettled: once the role moved, every pod of ws must carry the
+// new designation (the workloadset-controller's annotations) and
+// topologySettle must pass, so that the kubelet has refreshed the pods'
+// topology files: a process restarted by a later step reads the new
+// primary there, not the old one (which would start a second primary).
+// CompletionTime records when every pod was first seen annotated.
+func (r *Reconciler) designationSettled(ctx context.Context, s *scope, ws *plinthv1.WorkloadSet, t *plinthv1.StepTarget) (bool, time.Duration, error) {
+	var pods corev1.PodList
+	if err := r.client.List(ctx, &pods, client.InNamespace(ws.Namespace), client.MatchingLabels{plinthv1.LabelWorkloadSet: ws.Name}); err != nil {
+		return false, 0, fmt.Errorf("listing the pods of %s: %w", ws.Name, err)
+	}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil && p.Annotations[plinthv1.AnnotationPrimary] != t.Detail {
+			t.Message = fmt.Sprintf("the writable role moved to %s; waiting for pod %s to carry the new designation", t.Detail, p.Name)
+			return false, pollWait / 2, nil
+		}
+	}
+	if t.CompletionTime == nil {
+		now := metav1.NewTime(s.now)
+		t.CompletionTime = &now
+		t.Message = fmt.Sprintf("the writable role moved to %s; every pod carries the designation", t.Detail)
+		return false, topologySettle, nil
+	}
+	if left := topologySettle - s.now.Sub(t.CompletionTime.Time); left > 0 {
+		return false, left, nil
 	}
 	return true, 0, nil
 }
