@@ -141,6 +141,17 @@ type ApplicationComponent struct {
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 
+	// SidecarResources are the requests and limits of every other container:
+	// the init container, the status and ops agents, the plugin's helpers.
+	// A value set here replaces that resource's value in each of them (the
+	// plugin's values are defaults; an inherited limit below a request set
+	// here rises to it, an inherited request above a limit set here falls to
+	// it). When set (even {}), a value neither sets is the platform's small
+	// default. Unset: as the plugin declares them.
+	// +kubebuilder:validation:XValidation:rule="!has(self.claims)",message="sidecarResources cannot name resource claims: set requests and limits only"
+	// +optional
+	SidecarResources *corev1.ResourceRequirements `json:"sidecarResources,omitempty"`
+
 	// Storage is the data volume of each pod.
 	// +optional
 	Storage *StorageSpec `json:"storage,omitempty"`

@@ -43,8 +43,13 @@ type ComponentSpec struct {
 	// +kubebuilder:default=1
 	// +optional
 	Shards int32 `json:"shards,omitempty"`
+	// Resources of the middleware's own (first) container.
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	// SidecarResources of every other container and every init container,
+	// copied from the Application (see ApplicationComponent.SidecarResources).
+	// +optional
+	SidecarResources *corev1.ResourceRequirements `json:"sidecarResources,omitempty"`
 	// +optional
 	Storage *StorageSpec `json:"storage,omitempty"`
 	// Parameters after validation, merged over the plugin's defaults.

@@ -77,6 +77,11 @@ func (in *ApplicationComponent) DeepCopyInto(out *ApplicationComponent) {
 		**out = **in
 	}
 	in.Resources.DeepCopyInto(&out.Resources)
+	if in.SidecarResources != nil {
+		in, out := &in.SidecarResources, &out.SidecarResources
+		*out = new(v1.ResourceRequirements)
+		(*in).DeepCopyInto(*out)
+	}
 	if in.Storage != nil {
 		in, out := &in.Storage, &out.Storage
 		*out = new(StorageSpec)
@@ -531,6 +536,11 @@ func (in *ComponentList) DeepCopyObject() runtime.Object {
 func (in *ComponentSpec) DeepCopyInto(out *ComponentSpec) {
 	*out = *in
 	in.Resources.DeepCopyInto(&out.Resources)
+	if in.SidecarResources != nil {
+		in, out := &in.SidecarResources, &out.SidecarResources
+		*out = new(v1.ResourceRequirements)
+		(*in).DeepCopyInto(*out)
+	}
 	if in.Storage != nil {
 		in, out := &in.Storage, &out.Storage
 		*out = new(StorageSpec)

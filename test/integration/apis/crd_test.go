@@ -186,6 +186,9 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 		{"retention maxAge not a duration", "backupschedule.yaml", func(t *testing.T, o *unstructured.Unstructured) {
 			set(t, o, "a month", "spec", "retention", "maxAge")
 		}, []string{"spec.retention.maxAge", "for example 720h or 30d"}},
+		{"resource claims for the sidecars", "redis-standalone.yaml", func(t *testing.T, o *unstructured.Unstructured) {
+			setComponentField(t, o, map[string]any{"claims": []any{map[string]any{"name": "gpu"}}}, "sidecarResources")
+		}, []string{"spec.components[0].sidecarResources", "sidecarResources cannot name resource claims"}},
 		{"operation without template", "operation-restart.yaml", func(t *testing.T, o *unstructured.Unstructured) {
 			unstructured.RemoveNestedField(o.Object, "spec", "templateRef")
 		}, []string{"spec.templateRef", "Required value"}},

@@ -70,6 +70,7 @@ func desiredComponent(app *plinthv1.Application, pv *pluginregistry.PluginVersio
 			Replicas:          r.Replicas,
 			Shards:            r.Shards,
 			Resources:         *r.Settings.Resources.DeepCopy(),
+			SidecarResources:  r.Settings.SidecarResources.DeepCopy(),
 			Storage:           r.Storage.DeepCopy(),
 			Parameters:        r.Params,
 			TLS:               app.Spec.TLS.DeepCopy(),

@@ -14,12 +14,13 @@ import (
 func TestDesiredComponent(t *testing.T) {
 	pv := loadPlugin(t, "redis", "v1.0.0")
 	res := corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")}}
+	sidecars := &corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m")}}
 	app := redisApp(func(a *plinthv1.Application) {
 		a.Spec.TerminationPolicy = plinthv1.TerminationWipeOut
 		a.Spec.Stopped = true
 		a.Spec.Service = &plinthv1.ServiceSpec{Type: corev1.ServiceTypeNodePort}
 		a.Spec.PDB = &plinthv1.PDBSpec{Enabled: true}
-	}, withComponent(plinthv1.ApplicationComponent{Name: "redis", Resources: res, Parameters: map[string]string{"maxmemory": "100mb"}}))
+	}, withComponent(plinthv1.ApplicationComponent{Name: "redis", Resources: res, SidecarResources: sidecars, Parameters: map[string]string{"maxmemory": "100mb"}}))
 	rs, bad := plan(app, pv, nil, "")
 	if bad != nil {
 		t.Fatal(bad)
@@ -48,6 +49,9 @@ func TestDesiredComponent(t *testing.T) {
 	}
 	if !reflect.DeepEqual(s.Resources, res) {
 		t.Errorf("resources %+v", s.Resources)
+	}
+	if !reflect.DeepEqual(s.SidecarResources, sidecars) {
+		t.Errorf("sidecar resources %+v, want %+v", s.SidecarResources, sidecars)
 	}
 	if s.Parameters["maxmemory"] != "100mb" || s.Parameters["appendonly"] != "yes" {
 		t.Errorf("parameters %v", s.Parameters)

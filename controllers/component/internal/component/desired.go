@@ -224,7 +224,9 @@ func desiredWorkloadSets(in *inputs) ([]*plinthv1.WorkloadSet, error) {
 		if err != nil {
 			return nil, fmt.Errorf("rendering the pod template of %s: %w", name, err)
 		}
-		finishPodTemplate(in, tmpl, restartHash)
+		if err := finishPodTemplate(in, tmpl, restartHash); err != nil {
+			return nil, fmt.Errorf("pod template of %s: %w", name, err)
+		}
 		ws := &plinthv1.WorkloadSet{
 			TypeMeta:   metav1.TypeMeta{APIVersion: plinthv1.GroupVersion.String(), Kind: "WorkloadSet"},
 			ObjectMeta: objectMeta(in, name),
@@ -248,8 +250,9 @@ func desiredWorkloadSets(in *inputs) ([]*plinthv1.WorkloadSet, error) {
 
 // finishPodTemplate adds what the platform owns to a rendered pod template:
 // labels, the agents' ServiceAccount and downward-API environment, resources
-// of the main (first) container, scheduling and the restart hash.
-func finishPodTemplate(in *inputs, t *corev1.PodTemplateSpec, restartHash string) {
+// of the main (first) container and of every other container
+// (applySidecarResources), scheduling and the restart hash.
+func finishPodTemplate(in *inputs, t *corev1.PodTemplateSpec, restartHash string) error {
 	if t.Labels == nil {
 		t.Labels = map[string]string{}
 	}
@@ -268,6 +271,9 @@ func finishPodTemplate(in *inputs, t *corev1.PodTemplateSpec, restartHash string
 	res := in.comp.Spec.Resources
 	if len(res.Requests) > 0 || len(res.Limits) > 0 {
 		spec.Containers[0].Resources = *res.DeepCopy()
+	}
+	if err := applySidecarResources(spec, in.comp.Spec.SidecarResources); err != nil {
+		return err
 	}
 
 	replicated := in.comp.Spec.Replicas > 1 || in.shards() > 1
@@ -291,6 +297,7 @@ func finishPodTemplate(in *inputs, t *corev1.PodTemplateSpec, restartHash string
 		spec.TopologySpreadConstraints = append(spec.TopologySpreadConstraints, s.TopologySpreadConstraints...)
 		spec.Affinity = mergeAffinity(spec.Affinity, s.Affinity)
 	}
+	return nil
 }
 
 // addDownwardEnv gives a container its Pod's name and namespace (the status
