@@ -42,42 +42,16 @@ func TestMain(m *testing.M) {
 // TestBinary runs plinth-ops-agent as its container does and calls it with
 // a valid client certificate.
 func TestBinary(t *testing.T) {
-	dir := t.TempDir()
-	ca := mtlstest.NewCA(t, "app-ca")
-	server := ca.Write(t, dir, "server", "ops-agent", true, ca)
-	client := ca.Write(t, dir, "client", "operation-controller", false, ca)
-	actions := filepath.Join(dir, "actions.yaml")
-	if err := os.WriteFile(actions, []byte(`
+	c, cmd, done := launchAgent(t, `
 actions:
   - name: echo
     argv: [echo, "{{.word}}"]
     parameters: [{name: word, type: string, required: true}]
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", mwt.FreePort(t))
-	cmd := exec.Command(binary, "--actions", actions, "--grpc-address", addr,
-		"--tls-cert", server.Cert, "--tls-key", server.Key, "--tls-client-ca", server.CA,
-		"--report-file", filepath.Join(dir, "status.json"), "--log-format", "console")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
-
-	store, err := mtls.NewStore(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := grpc.NewClient(addr, mtls.DialOption(store, "localhost"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	c := agentv1.NewAgentServiceClient(conn)
-	var resp *agentv1.ExecuteResponse
+`)
+	var (
+		resp *agentv1.ExecuteResponse
+		err  error
+	)
 	mwt.Eventually(t, 60*time.Second, "Execute echo", func() error {
 		resp, err = c.Execute(context.Background(), &agentv1.ExecuteRequest{Action: "echo", Parameters: map[string]string{"word": "a b; c"}})
 		return err
@@ -170,6 +144,19 @@ func TestClusterBootstrapOf16ShardsIsAccepted(t *testing.T) {
 // returns a client with a valid certificate.
 func startAgent(t *testing.T, actionsYAML string) agentv1.AgentServiceClient {
 	t.Helper()
+	c, _, _ := launchAgent(t, actionsYAML)
+	mwt.Eventually(t, 60*time.Second, "ListActions", func() error {
+		_, err := c.ListActions(context.Background(), &agentv1.ListActionsRequest{})
+		return err
+	})
+	return c
+}
+
+// launchAgent starts plinth-ops-agent serving actionsYAML with mutual TLS
+// and returns a client with a valid certificate, the process and a channel
+// that receives its exit (killed at cleanup).
+func launchAgent(t *testing.T, actionsYAML string) (agentv1.AgentServiceClient, *exec.Cmd, chan error) {
+	t.Helper()
 	dir := t.TempDir()
 	ca := mtlstest.NewCA(t, "app-ca")
 	server := ca.Write(t, dir, "server", "ops-agent", true, ca)
@@ -198,10 +185,5 @@ func startAgent(t *testing.T, actionsYAML string) agentv1.AgentServiceClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	c := agentv1.NewAgentServiceClient(conn)
-	mwt.Eventually(t, 60*time.Second, "ListActions", func() error {
-		_, err := c.ListActions(context.Background(), &agentv1.ListActionsRequest{})
-		return err
-	})
-	return c
+	return agentv1.NewAgentServiceClient(conn), cmd, done
 }

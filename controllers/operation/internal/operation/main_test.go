@@ -85,30 +85,30 @@ func TestMain(m *testing.M) { os.Exit(testenv.Run(m, &env, startRegistry, buildP
 
 // startRegistry installs redis v1.2.0 and the test version, and runs a
 // plugin registry the tests' managers share.
-func startRegistry(e *testenv.Env) (func(), error) {
+func startRegistry(e *testenv.Env) (stop func(), err error) {
 	ctrl.SetLogger(logr.Discard())
 	ctx, cancel := context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			cancel()
+		}
+	}()
 	if err := e.InstallPlugins(ctx, pluginregistry.DefaultNamespace, "redis/v1.2.0"); err != nil {
-		cancel()
 		return nil, err
 	}
 	dir, err := testPlugin(e.Root)
 	if err != nil {
-		cancel()
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer os.RemoveAll(filepath.Dir(dir))
 	if err := e.InstallPluginFolders(ctx, pluginregistry.DefaultNamespace, dir); err != nil {
-		cancel()
 		return nil, err
 	}
 	cs, err := kubernetes.NewForConfig(e.Config)
 	if err != nil {
-		cancel()
 		return nil, err
 	}
 	if plugins, err = pluginregistry.New(cs, pluginregistry.Options{}); err != nil {
-		cancel()
 		return nil, err
 	}
 	go func() { _ = plugins.Start(ctx) }()
@@ -116,14 +116,12 @@ func startRegistry(e *testenv.Env) (func(), error) {
 		_, err1 := plugins.Get("redis", "v1.2.0")
 		_, err2 := plugins.Get("redis", testVersion)
 		if err1 == nil && err2 == nil {
-			break
+			return cancel, nil
 		}
 		if time.Now().After(deadline) {
-			cancel()
 			return nil, fmt.Errorf("the registry never served the test plugins: %v; %v", err1, err2)
 		}
 	}
-	return cancel, nil
 }
 
 // testPlugin writes the test version's folder: redis v1.2.0 renamed, with

@@ -25,12 +25,7 @@ import (
 // type is idempotent, and pod calls are recorded before they are made).
 func (r *Reconciler) step(ctx context.Context, s *scope) (skeleton.Result, error) {
 	st := &s.op.Status
-	for int(st.CurrentStep) < len(st.Steps) {
-		if p := st.Steps[st.CurrentStep].Phase; p != plinthv1.StepSucceeded && p != plinthv1.StepSkipped {
-			break
-		}
-		st.CurrentStep++
-	}
+	skipFinished(st)
 	if int(st.CurrentStep) >= len(st.Steps) {
 		return r.finishSucceeded(s, fmt.Sprintf("%d steps done", len(st.Steps)))
 	}
@@ -75,12 +70,7 @@ func (r *Reconciler) step(ctx context.Context, s *scope) (skeleton.Result, error
 // caller's status write persists it before the step runs, in a later pass.
 func beginNext(s *scope) {
 	st := &s.op.Status
-	for int(st.CurrentStep) < len(st.Steps) {
-		if p := st.Steps[st.CurrentStep].Phase; p != plinthv1.StepSucceeded && p != plinthv1.StepSkipped {
-			break
-		}
-		st.CurrentStep++
-	}
+	skipFinished(st)
 	if int(st.CurrentStep) >= len(st.Steps) {
 		return
 	}
@@ -275,4 +265,15 @@ func waitSatisfied(w *pluginregistry.WaitStep, gen, observed int64, phase string
 		return true, fmt.Sprintf("%s: %s=%s (%s)", what, c.Type, c.Status, c.Reason)
 	}
 	return false, fmt.Sprintf("waiting for %s: %s is %s (%s: %s), want %s%s", what, c.Type, c.Status, c.Reason, c.Message, want, map[bool]string{true: " with reason " + w.Reason, false: ""}[w.Reason != ""])
+}
+
+// skipFinished moves status.currentStep past the steps that succeeded or
+// were skipped.
+func skipFinished(st *plinthv1.OperationStatus) {
+	for int(st.CurrentStep) < len(st.Steps) {
+		if p := st.Steps[st.CurrentStep].Phase; p != plinthv1.StepSucceeded && p != plinthv1.StepSkipped {
+			return
+		}
+		st.CurrentStep++
+	}
 }
